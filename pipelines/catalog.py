@@ -1,0 +1,459 @@
+"""The declarative catalog in schemas/: return fields, indicators, rules, plans and their targets.
+
+Everything is validated when loaded. A mistake in YAML raises CatalogError naming the file
+and the entry; expressions are compiled (and so checked) here, once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import CatalogError
+from .expressions import Compiled, ExpressionError, compile_expression
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS_DIR = ROOT / "schemas"
+
+LEVELS = ("province", "city", "county", "township", "village")
+LEVEL_ZH = {"province": "省", "city": "市", "county": "区县", "township": "乡镇", "village": "村"}
+EVAL_KINDS = ("aggregate", "every_unit", "count", "milestone", "trend", "band")
+COMPARATORS = (">=", ">", "<=", "<", "==", "between", "about", "rising", "not_falling", "done_by")
+COMPARATOR_ZH = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "=", "between": "介于", "about": "约",
+                 "rising": "逐年提高", "not_falling": "保持稳定", "done_by": "按期完成"}
+# which comparators each evaluation kind admits
+_EVAL_COMPARATORS = {
+    "aggregate": {">=", ">", "<=", "<", "=="},
+    "every_unit": {">=", ">", "<=", "<", "=="},
+    "count": {">=", ">", "<=", "<", "==", "between"},
+    "milestone": {"done_by"},
+    "trend": {"rising", "not_falling"},
+    "band": {"about", "between"},
+}
+SHEET_OF_LEVEL = {"village": "village", "township": "township", "county": "county"}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class FieldSpec(_Model):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    type: Literal["code", "text", "int", "number", "bool", "enum", "date"]
+    unit: str | None = None
+    values: list[str] | None = None
+    min: float | None = None
+    max: float | None = None
+    required: bool = False
+    locked: bool = False
+    kind: Literal["stock", "flow"] = "stock"
+    help: str | None = None
+
+    @model_validator(mode="after")
+    def _enum_has_values(self) -> "FieldSpec":
+        if self.type == "enum" and not self.values:
+            raise ValueError("enum 字段必须列出 values")
+        return self
+
+    @property
+    def header(self) -> str:
+        """The column header a clerk sees: label with its unit, e.g. 户籍人口(人)."""
+        return f"{self.label}({self.unit})" if self.unit else self.label
+
+
+class SheetSpec(_Model):
+    key: str
+    title: str
+    form_no: str
+    description: str = ""
+    fields: list[FieldSpec]
+
+    def field(self, field_id: str) -> FieldSpec:
+        return next(f for f in self.fields if f.id == field_id)
+
+    @property
+    def field_map(self) -> dict[str, dict[str, Any]]:
+        return {f.id: f.model_dump() for f in self.fields}
+
+
+class Rule(_Model):
+    """A cross-field rule checked on every row of a sheet at ingest."""
+
+    id: str
+    sheet: str
+    field: str
+    message: str
+    severity: Literal["error", "warning"] = "error"
+    check: str | None = None
+    require: list[str] | None = None
+    when: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Rule":
+        if (self.check is None) == (self.require is None):
+            raise ValueError("规则须写 check(条件)或 require(必填字段)之一")
+        return self
+
+    compiled_check: Compiled | None = None
+    compiled_when: Compiled | None = None
+
+
+class Indicator(_Model):
+    """A ratio of sums over the rows of one sheet: Σ numerator / Σ denominator × factor.
+
+    Without a denominator the value is Σ numerator × factor (a total or a count).
+    ``among`` restricts the rows counted (e.g. only flagged villages).
+    """
+
+    id: str
+    title: str
+    source: Literal["village", "township", "county"] = "village"
+    numerator: str
+    denominator: str | None = None
+    among: str | None = None
+    factor: float = 1.0
+    unit: str = ""
+    window: Literal["quarter_end", "year_to_date"] = "quarter_end"
+    bounds: tuple[float | None, float | None] = (0.0, None)
+    description: str = ""
+
+    compiled: dict[str, Compiled] = Field(default_factory=dict, exclude=True)
+
+    @property
+    def fields(self) -> frozenset[str]:
+        out: set[str] = set()
+        for c in self.compiled.values():
+            out |= c.fields
+        return frozenset(out)
+
+
+class MilestoneField(_Model):
+    field: str
+    deadline: dt.date
+    label: str = ""
+
+
+class Target(_Model):
+    id: str = Field(pattern=r"^[a-z]{2}-[a-z0-9-]+$")
+    title: str
+    clause: str
+    source_clause: str
+    indicator: str | None = None
+    comparator: str
+    value: float | list[float] | None = None
+    tolerance: float | None = None
+    unit: str = ""
+    deadline: dt.date
+    start: dt.date | None = None
+    eval: str
+    level: str
+    recurrence: Literal["yearly"] | None = None
+    lead: list[str] = Field(default_factory=list)
+    partners: list[str] = Field(default_factory=list)
+    milestones: list[MilestoneField] = Field(default_factory=list)
+    note: str = ""
+
+    @field_validator("comparator")
+    @classmethod
+    def _known_comparator(cls, v: str) -> str:
+        if v not in COMPARATORS:
+            raise ValueError(f"比较方式 {v!r} 无效,可用:{', '.join(COMPARATORS)}")
+        return v
+
+    @field_validator("eval")
+    @classmethod
+    def _known_eval(cls, v: str) -> str:
+        if v not in EVAL_KINDS:
+            raise ValueError(f"评价方式 {v!r} 无效,可用:{', '.join(EVAL_KINDS)}")
+        return v
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, v: str) -> str:
+        if v not in LEVELS:
+            raise ValueError(f"层级 {v!r} 无效,可用:{', '.join(LEVELS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Target":
+        if self.comparator not in _EVAL_COMPARATORS[self.eval]:
+            raise ValueError(f"评价方式 {self.eval} 不能用比较方式 {self.comparator}")
+        if self.comparator == "between":
+            if not (isinstance(self.value, list) and len(self.value) == 2 and self.value[0] <= self.value[1]):
+                raise ValueError("between 的 value 应写成 [下限, 上限]")
+        elif self.comparator in (">=", ">", "<=", "<", "==", "about"):
+            if not isinstance(self.value, (int, float)):
+                raise ValueError(f"比较方式 {self.comparator} 需要一个数值 value")
+        if self.comparator == "about" and not self.tolerance:
+            raise ValueError("about(约等于)需要 tolerance(允许偏差)")
+        if self.eval != "milestone" and not self.indicator:
+            raise ValueError(f"评价方式 {self.eval} 需要 indicator")
+        if self.eval == "milestone" and not (self.lead or self.milestones):
+            raise ValueError("milestone 需要 lead(牵头单位)或 milestones(报送日期字段)")
+        return self
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.comparator in ("<=", "<")
+
+    @property
+    def target_text(self) -> str:
+        """The target as a clerk would say it, e.g. ≥ 90%."""
+        if self.comparator == "between":
+            return f"{self.value[0]:g}–{self.value[1]:g}{self.unit}"
+        if self.comparator == "about":
+            return f"约 {self.value:g}{self.unit}(±{self.tolerance:g})"
+        if self.comparator in ("rising", "not_falling", "done_by"):
+            return COMPARATOR_ZH[self.comparator]
+        return f"{COMPARATOR_ZH[self.comparator]} {self.value:g}{self.unit}"
+
+
+class Plan(_Model):
+    code: str = Field(pattern=r"^[a-z]+-\d{4}$")
+    title: str
+    doc_no: str
+    issuer: str
+    issued: dt.date
+    scope: str = Field(pattern=r"^\d{12}$")
+    scope_name: str
+    scope_level: str
+    period_start: dt.date
+    period_end: dt.date
+    source: str = ""
+    targets: list[Target]
+
+    @model_validator(mode="after")
+    def _period(self) -> "Plan":
+        if self.period_end < self.period_start:
+            raise ValueError("period_end 早于 period_start")
+        return self
+
+
+class PlanApplication(_Model):
+    plan: str
+    unit: str = Field(pattern=r"^\d{12}$")
+    note: str = ""
+
+
+class ProgressSettings(_Model):
+    on_track: float = 0.95
+    lagging_floor: float = 0.50
+    regressing_cr: float = -0.10
+    min_points: int = 2
+    low_confidence_below: int = 4
+    stale_after_quarters: int = 2
+    milestone_due_soon_days: int = 7
+    milestone_severe_after_days: int = 91
+
+
+class ReportingSettings(_Model):
+    due_day: int = Field(default=15, ge=1, le=28)
+
+
+class Settings(_Model):
+    database: str = "data/rural_targets.duckdb"
+    applies: list[PlanApplication] = Field(default_factory=list)
+    progress: ProgressSettings = ProgressSettings()
+    reporting: ReportingSettings = ReportingSettings()
+
+
+class Catalog(_Model):
+    template_version: str
+    sheets: dict[str, SheetSpec]
+    indicators: dict[str, Indicator]
+    rules: list[Rule]
+    plans: dict[str, Plan]
+    settings: Settings
+
+    def plan(self, code: str) -> Plan:
+        """The plan with ``code``; CatalogError CAT008 when there is none."""
+        if code not in self.plans:
+            raise CatalogError("CAT008", plan=code, known=", ".join(self.plans))
+        return self.plans[code]
+
+    def targets(self, plan: str | None = None) -> list[tuple[Plan, Target]]:
+        """Every (plan, target) pair, or only those of ``plan``."""
+        plans = [self.plan(plan)] if plan else list(self.plans.values())
+        return [(p, t) for p in plans for t in p.targets]
+
+    def target(self, target_id: str) -> tuple[Plan, Target]:
+        for p, t in self.targets():
+            if t.id == target_id:
+                return p, t
+        raise CatalogError("CAT006", file="schemas/plans", entry=target_id, name=target_id)
+
+    def scopes(self, plan_code: str) -> list[str]:
+        """Units a plan is applied to: its own scope, plus those named in settings."""
+        plan = self.plan(plan_code)
+        return [plan.scope] + [a.unit for a in self.settings.applies if a.plan == plan_code and a.unit != plan.scope]
+
+
+# ---------------------------------------------------------------------------- loading
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except (OSError, yaml.YAMLError) as exc:
+        raise CatalogError("CAT001", file=_rel(path), detail=str(exc).replace("\n", " ")) from None
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _build(model: type[BaseModel], data: Any, file: Path, entry: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        raise CatalogError("CAT002", file=_rel(file), entry=entry, detail=f"{where}: {msg}" if where else msg) from None
+
+
+def _compile(expr: str, fields: dict[str, dict[str, Any]], file: Path, entry: str) -> Compiled:
+    try:
+        return compile_expression(expr, fields)
+    except ExpressionError as exc:
+        msg = str(exc)
+        if msg.startswith("未知字段 "):
+            raise CatalogError("CAT003", file=_rel(file), entry=entry, name=msg.split(" ", 1)[1]) from None
+        raise CatalogError("CAT004", file=_rel(file), entry=entry, detail=f"{expr!r}: {msg}") from None
+
+
+def load_catalog(root: Path | str = SCHEMAS_DIR) -> Catalog:
+    """Load and validate every YAML file under ``root`` (fields, indicators, rules, plans, settings)."""
+    root = Path(root)
+    ids: dict[str, str] = {}
+
+    def claim(entry: str, file: Path) -> None:
+        if entry in ids:
+            raise CatalogError("CAT005", file=_rel(file), entry=entry, other=ids[entry])
+        ids[entry] = _rel(file)
+
+    # fields
+    fpath = root / "fields.yaml"
+    raw = _read_yaml(fpath) or {}
+    sheets: dict[str, SheetSpec] = {}
+    seen_fields: dict[str, str] = {}
+    for key, sheet in (raw.get("sheets") or {}).items():
+        spec = _build(SheetSpec, {"key": key, **sheet}, fpath, f"sheets.{key}")
+        for f in spec.fields:
+            if f.id in seen_fields:
+                raise CatalogError("CAT005", file=_rel(fpath), entry=f.id, other=f"sheets.{seen_fields[f.id]}")
+            seen_fields[f.id] = key
+        sheets[key] = spec
+    for needed in ("village", "township", "county", "task"):
+        if needed not in sheets:
+            raise CatalogError("CAT002", file=_rel(fpath), entry=f"sheets.{needed}", detail="缺少该表的定义")
+
+    # indicators
+    ipath = root / "indicators.yaml"
+    indicators: dict[str, Indicator] = {}
+    for iid, body in ((_read_yaml(ipath) or {}).get("indicators") or {}).items():
+        claim(iid, ipath)
+        ind = _build(Indicator, {"id": iid, **(body or {})}, ipath, iid)
+        fmap = sheets[ind.source].field_map
+        for part in ("numerator", "denominator", "among"):
+            expr = getattr(ind, part)
+            if expr is not None:
+                ind.compiled[part] = _compile(expr, fmap, ipath, f"{iid}.{part}")
+        if ind.compiled["numerator"].type not in ("num", "bool"):
+            raise CatalogError("CAT004", file=_rel(ipath), entry=f"{iid}.numerator", detail="分子必须是数值或条件")
+        if "among" in ind.compiled and ind.compiled["among"].type != "bool":
+            raise CatalogError("CAT004", file=_rel(ipath), entry=f"{iid}.among", detail="among 必须是条件")
+        flows = [f for f in ind.fields if sheets[ind.source].field(f).kind == "flow"]
+        if flows and ind.window == "quarter_end":
+            raise CatalogError("CAT002", file=_rel(ipath), entry=iid,
+                               detail=f"用到流量字段 {', '.join(sorted(flows))},须写明 window: year_to_date")
+        indicators[iid] = ind
+
+    # rules
+    rpath = root / "rules.yaml"
+    rules: list[Rule] = []
+    for body in (_read_yaml(rpath) or {}).get("rules") or []:
+        entry = (body or {}).get("id", "?")
+        claim(entry, rpath)
+        rule = _build(Rule, body, rpath, entry)
+        if rule.sheet not in sheets:
+            raise CatalogError("CAT002", file=_rel(rpath), entry=entry, detail=f"未知的表 {rule.sheet}")
+        fmap = sheets[rule.sheet].field_map
+        if rule.field not in fmap:
+            raise CatalogError("CAT003", file=_rel(rpath), entry=entry, name=rule.field)
+        for name in rule.require or []:
+            if name not in fmap:
+                raise CatalogError("CAT003", file=_rel(rpath), entry=entry, name=name)
+        if rule.check:
+            rule.compiled_check = _compile(rule.check, fmap, rpath, entry)
+        if rule.when:
+            rule.compiled_when = _compile(rule.when, fmap, rpath, entry)
+        for c in (rule.compiled_check, rule.compiled_when):
+            if c is not None and c.type != "bool":
+                raise CatalogError("CAT004", file=_rel(rpath), entry=entry, detail=f"{c.source!r} 不是条件")
+        rules.append(rule)
+
+    # plans
+    plans: dict[str, Plan] = {}
+    for ppath in sorted((root / "plans").glob("*.yaml")):
+        body = _read_yaml(ppath) or {}
+        code = body.get("code", ppath.stem)
+        for t in body.get("targets") or []:
+            if isinstance(t, dict) and "id" in t:
+                claim(str(t["id"]), ppath)
+            if isinstance(t, dict) and "deadline" in t and not isinstance(t["deadline"], dt.date):
+                raise CatalogError("CAT007", file=_rel(ppath), entry=t.get("id", "?"),
+                                   detail=f"{t['deadline']!r} 不是有效日期(应为 YYYY-MM-DD)")
+        for i, t in enumerate(body.get("targets") or []):
+            if isinstance(t, dict) and "deadline" not in t:
+                raise CatalogError("CAT007", file=_rel(ppath), entry=t.get("id", f"targets[{i}]"), detail="缺少 deadline")
+        plan = _build(Plan, body, ppath, code)
+        if code in plans:
+            raise CatalogError("CAT005", file=_rel(ppath), entry=code, other="plans")
+        for t in plan.targets:
+            _check_target(t, plan, indicators, sheets, ppath)
+        plans[code] = plan
+
+    settings = _build(Settings, _read_yaml(root / "settings.yaml") or {}, root / "settings.yaml", "settings")
+    for app in settings.applies:
+        if app.plan not in plans:
+            raise CatalogError("CAT008", plan=app.plan, known=", ".join(plans))
+
+    return Catalog(template_version=str(raw.get("template_version", "1")), sheets=sheets,
+                   indicators=indicators, rules=rules, plans=plans, settings=settings)
+
+
+def _check_target(t: Target, plan: Plan, indicators: dict[str, Indicator], sheets: dict[str, SheetSpec],
+                  path: Path) -> None:
+    if t.indicator is not None and t.indicator not in indicators:
+        raise CatalogError("CAT006", file=_rel(path), entry=t.id, name=t.indicator)
+    if t.deadline < plan.period_start:
+        raise CatalogError("CAT007", file=_rel(path), entry=t.id,
+                           detail=f"{t.deadline} 早于规划期开始 {plan.period_start}")
+    if t.start and t.start > t.deadline:
+        raise CatalogError("CAT007", file=_rel(path), entry=t.id, detail=f"start {t.start} 晚于截止日期 {t.deadline}")
+    for m in t.milestones:
+        sheet = SHEET_OF_LEVEL.get(t.level)
+        spec = sheets.get(sheet) if sheet else None
+        if spec is None or m.field not in spec.field_map:
+            raise CatalogError("CAT003", file=_rel(path), entry=t.id, name=m.field)
+        if spec.field(m.field).type != "date":
+            raise CatalogError("CAT002", file=_rel(path), entry=t.id, detail=f"里程碑字段 {m.field} 必须是日期字段")
+
+
+@lru_cache(maxsize=4)
+def _cached(root: str) -> Catalog:
+    return load_catalog(root)
+
+
+def catalog(root: Path | str = SCHEMAS_DIR) -> Catalog:
+    """The catalog under ``root``, loaded once per process."""
+    return _cached(str(Path(root).resolve()))

@@ -1,0 +1,90 @@
+"""The embedded DuckDB database: where it is, how to open it, its tables.
+
+DuckDB admits one read-write process per file. The CLI opens the file read-write for the
+length of one command; the dashboard opens it per request (see README, "Who writes").
+"""
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from .catalog import ROOT, catalog
+from .errors import RuralTargetsError
+
+ENV_VAR = "RURAL_TARGETS_DB"
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+
+def db_path(explicit: str | os.PathLike | None = None) -> Path:
+    """The database path: ``explicit``, else $RURAL_TARGETS_DB, else settings' default under data/."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return ROOT / catalog().settings.database
+
+
+def sql_file(name: str) -> str:
+    """The text of pipelines/sql/NAME."""
+    return (SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def _open(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                if "lock" in str(exc).lower():
+                    raise RuralTargetsError("GEN002", db=str(path)) from None
+                raise
+            time.sleep(0.2)
+
+
+def connect(path: str | os.PathLike | None = None, read_only: bool = False,
+            wait_s: float = 10.0) -> duckdb.DuckDBPyConnection:
+    """Open the database (creating it and its tables when writable), waiting up to ``wait_s``
+    for another writer to finish."""
+    p = db_path(path)
+    if read_only and not p.exists():
+        read_only = False
+    if not read_only:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    con = _open(p, read_only, wait_s)
+    if not read_only:
+        ensure_schema(con)
+    return con
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every table that does not exist yet (all statements are idempotent)."""
+    for name in sorted(SQL_DIR.glob("schema*.sql")):
+        con.execute(name.read_text(encoding="utf-8"))
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN … COMMIT, rolled back on any exception."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+@contextmanager
+def session(path: str | os.PathLike | None = None, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection closed at the end of the block."""
+    con = connect(path, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
