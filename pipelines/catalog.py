@@ -295,10 +295,20 @@ class Catalog(_Model):
 
 # ---------------------------------------------------------------------------- loading
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text, so a bad date is reported by the catalog, not by YAML."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except (OSError, yaml.YAMLError) as exc:
         raise CatalogError("CAT001", file=_rel(path), detail=str(exc).replace("\n", " ")) from None
 
@@ -409,7 +419,7 @@ def load_catalog(root: Path | str = SCHEMAS_DIR) -> Catalog:
         for t in body.get("targets") or []:
             if isinstance(t, dict) and "id" in t:
                 claim(str(t["id"]), ppath)
-            if isinstance(t, dict) and "deadline" in t and not isinstance(t["deadline"], dt.date):
+            if isinstance(t, dict) and "deadline" in t and not _is_iso_date(t["deadline"]):
                 raise CatalogError("CAT007", file=_rel(ppath), entry=t.get("id", "?"),
                                    detail=f"{t['deadline']!r} 不是有效日期(应为 YYYY-MM-DD)")
         for i, t in enumerate(body.get("targets") or []):
@@ -429,6 +439,14 @@ def load_catalog(root: Path | str = SCHEMAS_DIR) -> Catalog:
 
     return Catalog(template_version=str(raw.get("template_version", "1")), sheets=sheets,
                    indicators=indicators, rules=rules, plans=plans, settings=settings)
+
+
+def _is_iso_date(value: Any) -> bool:
+    try:
+        dt.date.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return len(str(value)) == 10
 
 
 def _check_target(t: Target, plan: Plan, indicators: dict[str, Indicator], sheets: dict[str, SheetSpec],
