@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -114,6 +115,66 @@ def cmd_template(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("ingest")
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from .ingest import ingest_paths
+    con = _db(args)
+
+    def progress(i: int, n: int, report) -> None:
+        if not args.json and n > 1:
+            print(f"[{i}/{n}] {report.summary_zh}", file=sys.stderr)
+
+    reports = ingest_paths(con, [Path(f) for f in args.files], dry_run=args.dry_run,
+                           uploaded_by=args.by or os.environ.get("USER"), progress=progress)
+    if args.json:
+        emit([r.as_dict() for r in reports], args)
+    else:
+        for r in reports:
+            if len(reports) == 1:
+                print(r.summary_zh)
+            for p in r.problems:
+                where = " ".join(x for x in (p.cell or p.sheet or "", p.field or "") if x)
+                print(f"  {'错误' if p.severity == 'error' else '提示'} [{p.code}] {where}: {p.message}")
+        stored = sum(r.status in ("stored", "valid", "unchanged") for r in reports)
+        print(f"共 {len(reports)} 个文件:{'检查通过' if args.dry_run else '导入或无变化'} {stored} 个,"
+              f"未导入 {len(reports) - stored} 个。")
+    return 0 if all(r.status != "rejected" for r in reports) else 2
+
+
+@command("submissions")
+def cmd_submissions(args: argparse.Namespace) -> int:
+    from .ingest import list_submissions, plain_records
+    import pandas as pd
+    con = _db(args)
+    rows = list_submissions(con, township=args.township, period=args.period, include_superseded=args.all)
+    rows = plain_records(pd.DataFrame(rows)) if rows else []
+    emit(rows, args, None if args.json else ["id", "township_code", "township_name", "period", "file_name",
+                                             "uploaded_at", "status", "village_rows", "warnings"])
+    return 0
+
+
+@command("values")
+def cmd_values(args: argparse.Namespace) -> int:
+    from .ingest import plain_records, submission_values, trace
+    from .periods import parse_period
+    parse_period(args.period)
+    con = _db(args)
+    values = submission_values(con, args.township, args.period)
+    if args.trace:
+        emit(trace(values), args)
+        return 0
+    drop = ["submission_id", "source_row"]
+    villages = plain_records(values["villages"].drop(columns=drop))
+    township = plain_records(values["township"].drop(columns=drop))
+    if args.json:
+        emit({"submission_id": values["submission"]["id"], "township": args.township, "period": args.period,
+              "file": values["submission"]["file_name"], "villages": villages,
+              "township_values": township[0] if township else None}, args)
+    else:
+        emit(villages, args)
+    return 0
+
+
 @command("sample region")
 def cmd_sample_region(args: argparse.Namespace) -> int:
     from .sample_region import generate_region
@@ -175,6 +236,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     smp = sub.add_parser("sample", help="示例数据生成", description="生成合成的示例地区与示例报表。")
     smpsub = smp.add_subparsers(dest="sample_command", metavar="SUBCOMMAND", required=True)
+    sp = sub.add_parser("ingest", help="导入乡镇季度报表(.xlsx/.xls/.csv)",
+                        description="检查并导入乡镇季度报表。任何一处错误都会使该文件整体不导入;提示不影响导入。")
+    sp.add_argument("files", nargs="+", metavar="FILE")
+    sp.add_argument("--dry-run", action="store_true", help="只检查,不导入")
+    sp.add_argument("--by", metavar="NAME", help="上传人(默认:当前用户)")
+    out_flags(sp)
+    sp.set_defaults(handler="ingest")
+
+    sp = sub.add_parser("submissions", help="列出已导入的报送", description="列出已导入的报送(默认只列当前有效的)。")
+    sp.add_argument("--township", metavar="CODE")
+    sp.add_argument("--period", metavar="P")
+    sp.add_argument("--all", action="store_true", help="包括已被替换的历史报送")
+    out_flags(sp, csv=True)
+    sp.set_defaults(handler="submissions")
+
+    sp = sub.add_parser("values", help="查看一个乡镇一个报告期的已导入数值",
+                        description="当前有效报送的数值,每村一行;--trace 列出每个数值来自的文件、工作表和单元格。")
+    sp.add_argument("--township", required=True, metavar="CODE")
+    sp.add_argument("--period", required=True, metavar="P")
+    sp.add_argument("--trace", action="store_true", help="列出每个数值的来源单元格")
+    out_flags(sp, csv=True)
+    sp.set_defaults(handler="values")
+
     sp = smpsub.add_parser("region", help="生成示例市的区划、人口和边界", description="按固定随机种子生成示例市(合成数据)。")
     sp.add_argument("-o", "--output", default="data/samples/region", metavar="DIR")
     sp.add_argument("--seed", type=int, default=20181107)
@@ -205,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     except RuralTargetsError as exc:
         print(f"rural-targets: 错误 [{exc.code}] {exc.message_zh} ({exc.message_en})", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("rural-targets: 已中断 (interrupted)", file=sys.stderr)
         return 130

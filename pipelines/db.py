@@ -62,10 +62,35 @@ def connect(path: str | os.PathLike | None = None, read_only: bool = False,
     return con
 
 
+SQL_TYPES = {"int": "BIGINT", "number": "DOUBLE", "bool": "BOOLEAN", "date": "DATE",
+             "code": "VARCHAR", "text": "VARCHAR", "enum": "VARCHAR"}
+# key columns of each sheet's value table; the field columns follow from schemas/fields.yaml
+VALUE_KEYS = {
+    "village": {"submission_id": "INTEGER", "township_code": "VARCHAR", "period": "VARCHAR",
+                "village_code": "VARCHAR", "source_row": "INTEGER"},
+    "township": {"submission_id": "INTEGER", "township_code": "VARCHAR", "period": "VARCHAR",
+                 "source_row": "INTEGER"},
+    "county": {"county_code": "VARCHAR", "year": "INTEGER", "recorded_at": "TIMESTAMP", "recorded_by": "VARCHAR"},
+    "task": {"plan": "VARCHAR", "recorded_at": "TIMESTAMP", "recorded_by": "VARCHAR"},
+}
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every table that does not exist yet (all statements are idempotent)."""
+    """Create every table that does not exist yet, and a column for every field of the catalog.
+
+    A field added to schemas/fields.yaml becomes a column here on the next start.
+    """
     for name in sorted(SQL_DIR.glob("schema*.sql")):
         con.execute(name.read_text(encoding="utf-8"))
+    for key, keys in VALUE_KEYS.items():
+        table = f"{key}_values"
+        cols = ", ".join(f"{c} {t}" for c, t in keys.items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
+        have = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+        for f in catalog().sheets[key].fields:
+            if f.id not in have:  # ids are checked against ^[a-z][a-z0-9_]*$ when the catalog loads
+                con.execute(f'ALTER TABLE {table} ADD COLUMN "{f.id}" {SQL_TYPES[f.type]}')
 
 
 @contextmanager

@@ -31,9 +31,59 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "REG009": ("error", "找不到单位 {code},请先导入区划名录(rural-targets registry load)", "unknown unit {code}; load the registry first"),
     "REG010": ("error", "单位 {code} 是{level}级,这里需要{expected}级单位", "unit {code} is a {level}, expected a {expected}"),
     "REG011": ("error", "{file} 第 {line} 行:日期 {value} 无效(应为 YYYY-MM-DD)", "{file} line {line}: invalid date {value}"),
+    "REG012": ("error", "{file} 无法读取:{detail}", "cannot read {file}: {detail}"),
+    "REG013": ("error", "{file} 第 {line} 行:{column} {value} 无效(应为非负整数)",
+               "{file} line {line}: invalid {column} {value} (need a non-negative integer)"),
+    "REG014": ("error", "{file} 第 {line} 行:层级 {value} 与代码 {code} 推出的{level}级不符",
+               "{file} line {line}: level {value} does not match code {code} ({level})"),
     # --- template -----------------------------------------------------------
     "TPL001": ("error", "报告期 {period} 格式不对,应写成 2024Q3 这样的形式", "bad period {period}; write it like 2024Q3"),
     "TPL002": ("error", "乡镇 {code} 在名录中没有所辖村(社区),无法生成报表", "township {code} has no villages in the registry"),
+    "TPL003": ("error", "输出文件 {file} 须以 .xlsx 结尾(模板总是 xlsx 格式)", "output file {file} must end in .xlsx"),
+    "TPL004": ("error", "区县 {code} 在名录中没有所辖乡镇(街道),无法生成报表", "county {code} has no townships in the registry"),
+    # --- ingest: the file ------------------------------------------------------
+    "ING001": ("error", "{file} 不是乡镇季度报表:找不到\"村级情况\"数据表(表头或字段编号行)。请使用 rural-targets 生成的模板填报",
+               "{file} is not a township return: no village sheet found"),
+    "ING002": ("error", "{file} 的模板版本为 {found},当前要求 {expected}。请下载新模板,把数据粘贴过去后再上传",
+               "{file}: template version {found}, expected {expected}"),
+    "ING003": ("error", "{file} 中找不到报告期(应在\"报告期\"单元格写明,如 2024年第3季度)", "{file}: no reporting period found"),
+    "ING004": ("error", "{file} 中的填报单位 {code} 不是名录中的乡镇(街道)", "{file}: {code} is not a known township"),
+    "ING005": ("warning", "文件名 {file} 表明{what}是 {name_value},但表内写的是 {content_value};已按表内内容处理,请核对",
+               "file name says {what} {name_value}, content says {content_value}"),
+    "ING006": ("error", "无法打开 {file}:{detail}。请确认文件未损坏,另存为 .xlsx 后重新上传", "cannot read {file}: {detail}"),
+    "ING007": ("error", "{file} 的村级情况表中没有任何村的数据行", "{file}: no village rows"),
+    "ING008": ("warning", "{file} 中没有\"乡镇情况\"表,乡镇本身的指标按未填报处理", "{file}: township sheet missing"),
+    "ING009": ("warning", "{sheet} 缺少 {label} 一列,该项按未填报处理", "{sheet}: column {field} missing; treated as not reported"),
+    "ING019": ("error", "{sheet} 缺少必需的列 {label}", "{sheet}: required column {field} missing"),
+    "ING018": ("error", "{file} 中找不到填报单位(乡镇)代码;请在乡镇情况表填写乡镇代码", "{file}: township not found"),
+    # --- ingest: cells --------------------------------------------------------
+    "ING010": ("error", "{cell}({label})应填数字,现为 \"{value}\"", "{cell} ({field}): not a number: {value}"),
+    "ING011": ("error", "{cell}({label})应填整数,现为 {value}", "{cell} ({field}): not an integer: {value}"),
+    "ING012": ("error", "{cell}({label})不能小于 {min},现为 {value}", "{cell} ({field}): below {min}: {value}"),
+    "ING013": ("error", "{cell}({label})应填\"是\"或\"否\",现为 \"{value}\"", "{cell} ({field}): not yes/no: {value}"),
+    "ING014": ("error", "{cell}({label})只能填 {choices},现为 \"{value}\"", "{cell} ({field}): not one of {choices}: {value}"),
+    "ING015": ("error", "{cell}({label})应填日期,如 2024-07-05 或 2024年7月5日,现为 \"{value}\"", "{cell} ({field}): not a date: {value}"),
+    "ING016": ("error", "{cell}({label})必须填写", "{cell} ({field}): required"),
+    "ING017": ("error", "{cell}({label})应为12位统计用区划代码,现为 \"{value}\"", "{cell} ({field}): not a 12-digit code: {value}"),
+    "ING020": ("error", "{cell}:{message}(本行:{detail})", "{cell}: rule {rule} failed ({detail})"),
+    "ING021": ("error", "{cell}:{message}", "{cell}: rule {rule}: required field blank"),
+    "ING022": ("warning", "{cell}:{message}(本行:{detail})", "{cell}: rule {rule} failed ({detail})"),
+    # --- ingest: rows and the registry ----------------------------------------------
+    "ING030": ("error", "{cell} 的村代码 {value} 不在区划名录中,请核对代码", "{cell}: unknown village code {value}"),
+    "ING031": ("error", "{cell} 的村代码 {value} 属于 {other},不属于本乡镇 {township};请删除该行或改报到所属乡镇",
+               "{cell}: village {value} belongs to {other}, not {township}"),
+    "ING032": ("error", "{cell} 的村 {value} 重复出现(第 {first_row} 行已有),请删除重复行", "{cell}: duplicate village {value} (first on row {first_row})"),
+    "ING033": ("error", "本乡镇的 {value} {name} 在报表中没有数据行;请补上该行(不掌握的数据可留空)", "village {value} {name} missing from the return"),
+    "ING034": ("warning", "{cell} 的村名\"{value}\"与名录中的\"{name}\"不一致,已按代码处理", "{cell}: name {value} differs from registry name {name}"),
+    "ING035": ("warning", "{sheet} 第 {row} 行是合计行(\"{value}\"),已跳过,不作为村的数据导入", "{sheet} row {row}: totals row skipped"),
+    "ING036": ("error", "{sheet} 数据区有合并单元格 {range};请取消合并,每个单元格单独填写", "{sheet}: merged cells {range} in the data area"),
+    "ING037": ("warning", "{sheet} 的隐藏{what} {where} 中有数据,已照常导入;请确认这些数据应当上报", "{sheet}: hidden {what} {where} contains data"),
+    "ING038": ("error", "{cell}({label})是公式但没有计算结果;请在 Excel/WPS 中打开后保存一次,或把公式改为数值", "{cell} ({field}): formula without a cached value"),
+    "ING039": ("error", "{sheet} 第 {row} 行没有村代码;每个数据行都必须有村(社区)代码", "{sheet} row {row}: village code missing"),
+    "ING040": ("warning", "{cell}:{name} 的{label}为 {value},上期为 {previous},变化异常,请核对", "{cell}: {field} of {name} is {value}, previous {previous}: unusual change"),
+    # --- ingest: the store ----------------------------------------------------------
+    "ING050": ("error", "没有需要导入的文件", "no files given"),
+    "ING051": ("error", "找不到报送记录:{detail}", "no such submission: {detail}"),
     # --- general ------------------------------------------------------------
     "GEN001": ("error", "文件 {file} 不存在", "file {file} does not exist"),
     "GEN002": ("error", "数据库 {db} 正被另一个程序写入,请稍后再试(DuckDB 同一时间只允许一个写入进程)",
@@ -44,7 +94,7 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
 SEVERITIES = ("error", "warning")
 
 
-def render(code: str, lang: str = "zh", **context: Any) -> str:
+def render(code: str, lang: str = "zh", /, **context: Any) -> str:
     """Fill the message template of ``code`` with ``context`` (missing keys render as '?')."""
     severity, zh, en = CATALOGUE[code]
     template = zh if lang == "zh" else en
@@ -64,7 +114,7 @@ def severity_of(code: str) -> str:
 class RuralTargetsError(Exception):
     """A problem the user can fix; carries a catalogue code and the context of its message."""
 
-    def __init__(self, code: str, **context: Any) -> None:
+    def __init__(self, code: str, /, **context: Any) -> None:
         if code not in CATALOGUE:
             raise KeyError(f"unknown error code {code}")
         self.code = code

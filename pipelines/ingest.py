@@ -1,0 +1,766 @@
+"""Ingest township returns: read → locate → normalise → validate → store.
+
+``ingest_paths`` (the CLI) and ``ingest_uploads`` (the dashboard) take files, check every
+cell, and store each file that has no error as a submission, superseding the earlier one for
+the same township and period. Every problem of a file is reported at once, each with its
+code, sheet, cell and field. A file with any error stores nothing; a crash leaves the
+database as it was before a file or after it, never in between.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from .catalog import Catalog, SheetSpec, catalog
+from .db import transaction
+from .errors import Problem, RuralTargetsError
+from .normalise import clean_text, header_key, is_blank, normalise, to_code
+from .periods import period_bounds, period_from_text, shift
+from .workbook import ReturnFile, Sheet, cell_ref, column_letter, read_return
+
+META_SHEET = "_meta"
+SCAN_ROWS = 30                    # header and id rows are looked for in the first rows
+TOTAL_WORDS = ("合计", "总计", "小计")
+FOOTER_WORDS = ("单位负责人", "填表人", "统计负责人")
+BATCH = 200                       # files stored per transaction when many are ingested
+
+
+# ============================================================================ reports
+
+@dataclass
+class FileReport:
+    """What happened to one file."""
+
+    file: str
+    status: str = "rejected"        # stored | rejected | unchanged | valid (dry run)
+    submission_id: int | None = None
+    township_code: str | None = None
+    township_name: str | None = None
+    period: str | None = None
+    village_rows: int = 0
+    superseded: int | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "status": self.status, "submission_id": self.submission_id,
+                "township": self.township_code, "township_name": self.township_name, "period": self.period,
+                "village_rows": self.village_rows, "superseded": self.superseded,
+                "errors": len(self.errors), "warnings": len(self.warnings),
+                "problems": [p.as_dict() for p in self.problems]}
+
+    @property
+    def summary_zh(self) -> str:
+        """One line for the clerk."""
+        who = f"{self.township_name or self.township_code or ''} {self.period or ''}".strip()
+        if self.status == "stored":
+            extra = f",替换了第 {self.superseded} 号报送" if self.superseded else ""
+            return f"{self.file}:已导入({who},{self.village_rows} 个村,{len(self.warnings)} 条提示{extra})"
+        if self.status == "unchanged":
+            return f"{self.file}:与已导入的第 {self.submission_id} 号报送完全相同,未重复导入"
+        if self.status == "valid":
+            return f"{self.file}:检查通过({who},{self.village_rows} 个村,{len(self.warnings)} 条提示),尚未导入"
+        return f"{self.file}:未导入,有 {len(self.errors)} 处错误需要修改"
+
+
+@dataclass
+class Staged:
+    """A file that passed validation, ready to store."""
+
+    report: FileReport
+    ret: ReturnFile
+    template_version: str | None
+    frames: dict[str, pd.DataFrame]                     # sheet key → typed values
+    columns: list[tuple[str, str, str, str, str]]       # sheet key, sheet name, field, letter, header
+
+
+# ============================================================================ locating
+
+@dataclass
+class Layout:
+    """Where a data sheet's columns and rows are."""
+
+    sheet: Sheet
+    spec: SheetSpec
+    columns: dict[int, str]          # column index → field id
+    headers: dict[int, str]
+    first_row: int                   # first data row (0-based)
+    label_row: int | None
+
+
+def _field_keys(spec: SheetSpec) -> dict[str, str]:
+    keys = {}
+    for f in spec.fields:
+        keys[header_key(f.label)] = f.id
+        keys[header_key(f.header)] = f.id
+    return keys
+
+
+def locate(sheet: Sheet, spec: SheetSpec) -> Layout | None:
+    """Find the field-id row and/or the header row of ``sheet`` and map columns to fields."""
+    ids = {f.id for f in spec.fields}
+    keys = _field_keys(spec)
+    id_row = label_row = None
+    id_cols: dict[int, str] = {}
+    label_cols: dict[int, str] = {}
+    for r, row in enumerate(sheet.rows[:SCAN_ROWS]):
+        texts = [clean_text(v) for v in row]
+        by_id = {c: t for c, t in enumerate(texts) if t in ids}
+        if len(by_id) >= 3 and len(by_id) > len(id_cols):
+            id_row, id_cols = r, by_id
+        by_label = {c: keys[header_key(t)] for c, t in enumerate(texts) if t and header_key(t) in keys}
+        if len(by_label) >= 3 and len(by_label) > len(label_cols):
+            label_row, label_cols = r, by_label
+    if id_row is None and label_row is None:
+        return None
+    columns = dict(id_cols)
+    taken = set(columns.values())
+    for c, f in label_cols.items():  # a column added by hand without an id still maps by its header
+        if c not in columns and f not in taken:
+            columns[c] = f
+            taken.add(f)
+    header_row = label_row if label_row is not None else id_row
+    headers = {c: clean_text(sheet.cell(header_row, c)) for c in columns}
+    first = max(r for r in (id_row, label_row) if r is not None) + 1
+    return Layout(sheet, spec, columns, headers, first, label_row)
+
+
+def _read_meta(ret: ReturnFile) -> dict[str, str]:
+    sheet = ret.sheet(META_SHEET)
+    if sheet is None:
+        return {}
+    return {clean_text(r[0]): clean_text(r[1]) for r in sheet.rows if len(r) >= 2 and not is_blank(r[0])}
+
+
+_UNIT_RX = re.compile(r"填报单位[::]\s*([^()()]*)[((]\s*(\d{12})\s*[))]")
+_UNIT_NAME_RX = re.compile(r"填报单位[::]\s*(\S+)")
+_PERIOD_RX = re.compile(r"报告期[::]?\s*(.+)$")
+
+
+def _header_block(sheet: Sheet, upto: int) -> tuple[str | None, str | None]:
+    """Township code and period written in the header block above the table."""
+    code = period = None
+    for row in sheet.rows[:upto]:
+        for v in row:
+            text = clean_text(v)
+            if not text:
+                continue
+            if code is None and (m := _UNIT_RX.search(text)):
+                code = m.group(2)
+            if period is None and (m := _PERIOD_RX.search(text)):
+                period = period_from_text(m.group(1))
+    return code, period
+
+
+_NAME_CODE = re.compile(r"(?<!\d)(\d{12})(?!\d)")
+_NAME_PERIOD = re.compile(r"(?<!\d)(\d{4})\s*[Qq]([1-4])(?!\d)")
+
+
+# ============================================================================ validating
+
+class _Checker:
+    """Validates one file, collecting every problem."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, cat: Catalog, ret: ReturnFile):
+        self.con, self.cat, self.ret = con, cat, ret
+        self.report = FileReport(ret.name)
+        self.problems = self.report.problems
+
+    def add(self, code: str, sheet: str | None = None, cell: str | None = None, field: str | None = None,
+            value: Any = None, **context: Any) -> None:
+        context.setdefault("file", self.ret.name)
+        context.setdefault("sheet", sheet)
+        context.setdefault("cell", cell)
+        if field and "label" not in context:
+            context["label"] = _label(self.cat, field)
+        context.setdefault("field", field)
+        context.setdefault("value", "" if value is None else value)
+        self.problems.append(Problem(code, context, sheet=sheet, cell=cell, field=field, value=value))
+
+    # -- the whole file ------------------------------------------------------
+    def run(self) -> Staged | None:
+        cat, ret = self.cat, self.ret
+        meta = _read_meta(ret)
+        version = meta.get("template_version")
+        if version and version != cat.template_version:
+            self.add("ING002", found=version, expected=cat.template_version)
+            return None
+        layouts = self._layouts()
+        village = layouts.get("village")
+        if village is None:
+            self.add("ING001")
+            return None
+        township_layout = layouts.get("township")
+        if township_layout is None and ret.kind != "csv":
+            self.add("ING008")
+
+        township_rows = self._rows(township_layout) if township_layout else []
+        code, period = self._identify(meta, village, township_layout, township_rows)
+        if period is None:
+            self.add("ING003")
+        if code is None:
+            self.add("ING018")
+        if period is None or code is None:
+            return None
+        unit = _unit(self.con, code)
+        if unit is None or unit["level"] != "township":
+            self.add("ING004", code=code)
+            return None
+        self.report.township_code, self.report.township_name, self.report.period = code, unit["name"], period
+
+        registry = _villages(self.con, code, period)
+        village_frame = self._village_frame(village, code, registry)
+        township_frame = self._township_frame(township_layout, township_rows, code) if township_layout else None
+        for key, frame, layout in (("village", village_frame, village),
+                                   ("township", township_frame, township_layout)):
+            if frame is not None and len(frame):
+                self._rules(key, frame, layout)
+        if village_frame is not None and not self.report.errors:
+            self._outliers(village_frame, village, code, period)
+        self.report.village_rows = 0 if village_frame is None else len(village_frame)
+        if self.report.errors:
+            return None
+        frames = {"village": village_frame}
+        if township_frame is not None:
+            frames["township"] = township_frame
+        cols = [(k, lay.sheet.name, f, column_letter(c), lay.headers.get(c, ""))
+                for k, lay in layouts.items() for c, f in sorted(lay.columns.items())]
+        return Staged(self.report, ret, version, frames, cols)
+
+    def _layouts(self) -> dict[str, Layout]:
+        out: dict[str, Layout] = {}
+        candidates = [s for s in self.ret.sheets if s.name != META_SHEET]
+        for key in ("village", "township"):
+            spec = self.cat.sheets[key]
+            anchor = "village_code" if key == "village" else "township_code"
+            ordered = sorted(candidates, key=lambda s: clean_text(s.name) != spec.title)
+            for sheet in ordered:
+                if any(lay.sheet is sheet for lay in out.values()):
+                    continue
+                lay = locate(sheet, spec)
+                if lay and anchor in lay.columns.values():
+                    out[key] = lay
+                    break
+        for key, lay in out.items():
+            present = set(lay.columns.values())
+            for f in lay.spec.fields:
+                if f.id not in present:
+                    self.add("ING019" if f.required else "ING009", sheet=lay.sheet.name, field=f.id)
+        return out
+
+    def _identify(self, meta: dict[str, str], village: Layout, township: Layout | None,
+                  township_rows: list[int]) -> tuple[str | None, str | None]:
+        block_code, block_period = _header_block(village.sheet, village.first_row)
+        sheet_code = None
+        if township and township_rows:
+            col = next((c for c, f in township.columns.items() if f == "township_code"), None)
+            if col is not None:
+                sheet_code, _ = to_code(township.sheet.cell(township_rows[0], col))
+        code = sheet_code or meta.get("township_code") or block_code
+        period = meta.get("period") and period_from_text(meta["period"]) or block_period
+        if code is None:  # a hand-made sheet: the township all its village codes share
+            col = next(c for c, f in village.columns.items() if f == "village_code")
+            prefixes = {v[:9] for r in self._rows(village)
+                        if (v := to_code(village.sheet.cell(r, col))[0])}
+            if len(prefixes) == 1:
+                code = prefixes.pop() + "000"
+        name = Path(self.ret.name).name
+        if code and (m := _NAME_CODE.search(name)) and m.group(1) != code and m.group(1)[9:] == "000":
+            self.add("ING005", what="乡镇", name_value=m.group(1), content_value=code)
+        if period and (m := _NAME_PERIOD.search(name)) and f"{m.group(1)}Q{m.group(2)}" != period:
+            self.add("ING005", what="报告期", name_value=f"{m.group(1)}Q{m.group(2)}", content_value=period)
+        return code, period
+
+    def _rows(self, lay: Layout) -> list[int]:
+        """Data rows: non-blank rows below the headers, up to the signature footer; totals skipped."""
+        out = []
+        cols = sorted(lay.columns)
+        for r in range(lay.first_row, len(lay.sheet.rows)):
+            row = lay.sheet.rows[r]
+            texts = [clean_text(v) for v in row]
+            if not any(texts):
+                continue
+            if any(t.startswith(FOOTER_WORDS) for t in texts if t):
+                break
+            mapped = [texts[c] for c in cols if c < len(texts)]
+            if not any(mapped):
+                continue
+            label = next((t for t in texts if t), "")
+            if any(w in t for t in texts[:4] for w in TOTAL_WORDS if t) and not to_code(label)[0]:
+                self.add("ING035", sheet=lay.sheet.name, row=r + 1, value=label)
+                continue
+            out.append(r)
+        return out
+
+    def _cells(self, lay: Layout, rows: list[int]) -> pd.DataFrame:
+        """Typed values of ``rows``; every cell problem recorded."""
+        sheet = lay.sheet
+        data: dict[str, list[Any]] = {"source_row": [r + 1 for r in rows]}
+        for c, fid in sorted(lay.columns.items(), key=lambda kv: kv[0]):
+            spec = lay.spec.field(fid)
+            out = []
+            for r in rows:
+                raw = sheet.cell(r, c)
+                ref = cell_ref(sheet.name, r, c)
+                if (r, c) in sheet.formulas_without_value:
+                    self.add("ING038", sheet.name, ref, fid, raw)
+                    out.append(None)
+                    continue
+                value, err = normalise(raw, spec.type, spec.unit, spec.values)
+                if err:
+                    extra = {"choices": "/".join(spec.values)} if spec.values else {}
+                    self.add(err, sheet.name, ref, fid, raw, **extra)
+                elif value is None and spec.required:
+                    self.add("ING016", sheet.name, ref, fid, raw)
+                elif spec.min is not None and isinstance(value, (int, float)) and not isinstance(value, bool) \
+                        and value < spec.min:
+                    self.add("ING012", sheet.name, ref, fid, raw, min=f"{spec.min:g}")
+                    value = None
+                out.append(value)
+            data[fid] = out
+        frame = pd.DataFrame(data)
+        for f in lay.spec.fields:
+            if f.id not in frame:
+                frame[f.id] = None
+        return frame[["source_row"] + [f.id for f in lay.spec.fields]]
+
+    def _layout_checks(self, lay: Layout, rows: list[int]) -> None:
+        if not rows:
+            return
+        sheet, lo, hi = lay.sheet, rows[0], rows[-1]
+        cols = set(lay.columns)
+        for r1, c1, r2, c2 in sheet.merged:
+            if r2 >= lo and r1 <= hi and any(c1 <= c <= c2 for c in cols):
+                rng = f"{column_letter(c1)}{r1 + 1}:{column_letter(c2)}{r2 + 1}"
+                self.add("ING036", sheet.name, cell_ref(sheet.name, r1, c1), lay.columns.get(c1), range=rng)
+        hidden = [r for r in rows if r in sheet.hidden_rows]
+        if hidden:
+            self.add("ING037", sheet.name, cell_ref(sheet.name, hidden[0], 0), what="行",
+                     where="、".join(str(r + 1) for r in hidden))
+        hidden_cols = [c for c in sorted(sheet.hidden_cols & cols)
+                       if any(not is_blank(sheet.cell(r, c)) for r in rows)]
+        if hidden_cols:
+            self.add("ING037", sheet.name, cell_ref(sheet.name, rows[0], hidden_cols[0]), what="列",
+                     where="、".join(column_letter(c) for c in hidden_cols))
+
+    def _village_frame(self, lay: Layout, township: str, registry: dict[str, dict]) -> pd.DataFrame | None:
+        rows = self._rows(lay)
+        self._layout_checks(lay, rows)
+        if not rows:
+            self.add("ING007")
+            return None
+        frame = self._cells(lay, rows)
+        sheet = lay.sheet
+        code_col = next(c for c, f in lay.columns.items() if f == "village_code")
+        name_col = next((c for c, f in lay.columns.items() if f == "village_name"), None)
+        seen: dict[str, int] = {}
+        keep = []
+        for i, r in enumerate(rows):
+            code = frame.at[i, "village_code"]
+            ref = cell_ref(sheet.name, r, code_col)
+            if code is None:
+                if is_blank(sheet.cell(r, code_col)) and not any(p.cell == ref for p in self.problems):
+                    self.add("ING039", sheet.name, ref, "village_code", row=r + 1)
+                continue
+            if code in seen:
+                self.add("ING032", sheet.name, ref, "village_code", code, first_row=seen[code])
+                continue
+            seen[code] = r + 1
+            unit = registry.get(code)
+            if unit is None:
+                other = _unit(self.con, code) if len(code) == 12 else None
+                if other and other["level"] == "village":
+                    parent = _unit(self.con, other["parent_code"])
+                    self.add("ING031", sheet.name, ref, "village_code", code,
+                             other=f"{parent['name'] if parent else ''}({other['parent_code']})", township=township)
+                else:
+                    self.add("ING030", sheet.name, ref, "village_code", code)
+                continue
+            if name_col is not None:
+                name = frame.at[i, "village_name"]
+                if name and clean_text(name) != clean_text(unit["name"]):
+                    self.add("ING034", sheet.name, cell_ref(sheet.name, r, name_col), "village_name", name,
+                             name=unit["name"])
+            keep.append(i)
+        for code, unit in registry.items():
+            if code not in seen:
+                self.add("ING033", sheet.name, None, "village_code", code, name=unit["name"])
+        return frame.loc[keep].reset_index(drop=True)
+
+    def _township_frame(self, lay: Layout, rows: list[int], township: str) -> pd.DataFrame | None:
+        self._layout_checks(lay, rows)
+        if not rows:
+            return None
+        frame = self._cells(lay, rows[:1])
+        code = frame.at[0, "township_code"]
+        if code and code != township:
+            col = next(c for c, f in lay.columns.items() if f == "township_code")
+            self.add("ING004", lay.sheet.name, cell_ref(lay.sheet.name, rows[0], col), "township_code", code, code=code)
+        frame["township_code"] = township
+        return frame
+
+    def _rules(self, key: str, frame: pd.DataFrame, lay: Layout) -> None:
+        rules = [r for r in self.cat.rules if r.sheet == key]
+        if not rules:
+            return
+        selects, params = [], []
+        for i, rule in enumerate(rules):
+            when = rule.compiled_when
+            cond_sql = when.sql if when else "TRUE"
+            cond_params = list(when.params) if when else []
+            if rule.compiled_check is not None:
+                c = rule.compiled_check
+                selects.append(f"COALESCE({cond_sql} AND NOT {c.sql}, FALSE) AS r{i}")
+                params += cond_params + list(c.params)
+            else:
+                nulls = " OR ".join(f'"{f}" IS NULL' for f in rule.require)
+                selects.append(f"COALESCE({cond_sql} AND ({nulls}), FALSE) AS r{i}")
+                params += cond_params
+        mem = duckdb.connect()
+        try:
+            mem.register("staged", _typed(frame, lay.spec))
+            hits = mem.execute(f"SELECT source_row, {', '.join(selects)} FROM staged", params).fetchall()
+        finally:
+            mem.close()
+        col_of = {f: c for c, f in lay.columns.items()}
+        for row in hits:
+            source_row = row[0]
+            for i, rule in enumerate(rules):
+                if not row[i + 1]:
+                    continue
+                record = frame.loc[frame["source_row"] == source_row].iloc[0]
+                if rule.require:
+                    for f in rule.require:
+                        if record[f] is None or (isinstance(record[f], float) and np.isnan(record[f])):
+                            ref = cell_ref(lay.sheet.name, source_row - 1, col_of.get(f, 0))
+                            self.add("ING021", lay.sheet.name, ref, f, None, message=rule.message, rule=rule.id)
+                else:
+                    fields = sorted(rule.compiled_check.fields, key=lambda f: lay.spec.fields.index(lay.spec.field(f)))
+                    detail = ",".join(f"{_label(self.cat, f)}={_fmt(record[f])}" for f in fields)
+                    ref = cell_ref(lay.sheet.name, source_row - 1, col_of.get(rule.field, 0))
+                    code = "ING020" if rule.severity == "error" else "ING022"
+                    self.add(code, lay.sheet.name, ref, rule.field, record[rule.field], message=rule.message,
+                             rule=rule.id, detail=detail)
+
+    def _outliers(self, frame: pd.DataFrame, lay: Layout, township: str, period: str) -> None:
+        """Warn on values far outside the township's own history (previous quarter)."""
+        prev = _previous_values(self.con, township, period)
+        if prev is None or prev.empty:
+            return
+        numeric = [f.id for f in lay.spec.fields if f.type in ("int", "number") and f.kind == "stock"
+                   and f.id in frame]
+        merged = frame.merge(prev, on="village_code", suffixes=("", "__prev"))
+        col_of = {f: c for c, f in lay.columns.items()}
+        for f in numeric:
+            if f + "__prev" not in merged:
+                continue
+            cur = pd.to_numeric(merged[f], errors="coerce")
+            old = pd.to_numeric(merged[f + "__prev"], errors="coerce")
+            change = cur - old
+            valid = change.notna()
+            if valid.sum() == 0:
+                continue
+            med = change[valid].median()
+            mad = (change[valid] - med).abs().median()
+            z = 0.6745 * (change - med) / mad if mad > 0 else pd.Series(0.0, index=change.index)
+            big = (change.abs() >= 10) & (change.abs() >= 0.5 * old.abs().clip(lower=1))
+            jump = (old > 0) & (cur > 0) & ((cur >= 10 * old) | (cur * 10 <= old)) & (change.abs() >= 10)
+            flagged = valid & (jump | ((z.abs() > 3.5) & big))
+            for i in merged.index[flagged]:
+                r = int(merged.at[i, "source_row"]) - 1
+                self.add("ING040", lay.sheet.name, cell_ref(lay.sheet.name, r, col_of.get(f, 0)), f,
+                         _fmt(cur[i]), name=merged.at[i, "village_name"] or merged.at[i, "village_code"],
+                         previous=_fmt(old[i]))
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "空"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, bool):
+        return "是" if v else "否"
+    return str(v)
+
+
+def _label(cat: Catalog, field_id: str) -> str:
+    for sheet in cat.sheets.values():
+        for f in sheet.fields:
+            if f.id == field_id:
+                return f.header
+    return field_id
+
+
+_PANDAS_TYPES = {"int": "Int64", "number": "Float64", "bool": "boolean", "date": "datetime64[us]"}
+
+
+def _typed(frame: pd.DataFrame, spec: SheetSpec) -> pd.DataFrame:
+    """``frame`` with column dtypes DuckDB maps onto the value tables' types."""
+    out = frame.copy()
+    for f in spec.fields:
+        if f.id not in out:
+            continue
+        dtype = _PANDAS_TYPES.get(f.type)
+        if dtype is None:
+            out[f.id] = out[f.id].astype("object").where(out[f.id].notna(), None)
+        elif f.type == "date":
+            out[f.id] = pd.to_datetime(out[f.id], errors="coerce").astype(dtype)
+        else:
+            out[f.id] = out[f.id].astype("object").where(out[f.id].notna(), None).astype(dtype)
+    return out
+
+
+# ============================================================================ registry lookups
+
+def _unit(con: duckdb.DuckDBPyConnection, code: str) -> dict | None:
+    row = con.execute("SELECT code, name, level, parent_code FROM units WHERE code = ?", [code]).fetchone()
+    return None if row is None else dict(zip(("code", "name", "level", "parent_code"), row))
+
+
+def _villages(con: duckdb.DuckDBPyConnection, township: str, period: str) -> dict[str, dict]:
+    """Villages of ``township`` that exist during ``period``."""
+    start, end = period_bounds(period)
+    rows = con.execute(
+        """SELECT code, name FROM units
+           WHERE parent_code = ? AND level = 'village'
+             AND (valid_from IS NULL OR valid_from <= ?) AND (valid_to IS NULL OR valid_to >= ?)
+           ORDER BY code""", [township, end, start]).fetchall()
+    return {c: {"code": c, "name": n} for c, n in rows}
+
+
+def _previous_values(con: duckdb.DuckDBPyConnection, township: str, period: str) -> pd.DataFrame | None:
+    prev = shift(period, -1)
+    return con.execute(
+        """SELECT v.* EXCLUDE (submission_id, township_code, period, source_row)
+           FROM village_values v JOIN submissions s ON s.id = v.submission_id
+           WHERE s.status = 'active' AND s.township_code = ? AND s.period = ?""", [township, prev]).df()
+
+
+# ============================================================================ storing
+
+def archive_dir(con: duckdb.DuckDBPyConnection) -> Path:
+    """Where original files are kept: ``archive/`` beside the database file."""
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    return Path(path).resolve().parent / "archive"
+
+
+def _archive(con: duckdb.DuckDBPyConnection, ret: ReturnFile) -> str:
+    sha = ret.sha256
+    rel = Path(sha[:2]) / f"{sha}.{ret.kind}"
+    target = archive_dir(con) / rel
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(ret.data)
+        os.replace(tmp, target)  # atomic: a crash leaves no half-written archive file
+    return str(rel)
+
+
+def _store(con: duckdb.DuckDBPyConnection, staged: list[Staged], uploaded_by: str | None,
+           uploaded_at: dt.datetime | None) -> None:
+    """Store ``staged`` files in one transaction, each superseding the active one of its township/period."""
+    cat = catalog()
+    archived = [_archive(con, s.ret) for s in staged]
+    with transaction(con):
+        for s, rel in zip(staged, archived):
+            r = s.report
+            active = con.execute(
+                "SELECT id, sha256 FROM submissions WHERE township_code = ? AND period = ? AND status = 'active'",
+                [r.township_code, r.period]).fetchone()
+            if active and active[1] == s.ret.sha256:
+                r.status, r.submission_id = "unchanged", active[0]
+                continue
+            sid = con.execute("SELECT nextval('submission_seq')").fetchone()[0]
+            if active:
+                con.execute("UPDATE submissions SET status = 'superseded', superseded_by = ? WHERE id = ?",
+                            [sid, active[0]])
+                r.superseded = active[0]
+            con.execute(
+                """INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', NULL, ?, ?, ?)""",
+                [sid, r.township_code, r.period, Path(s.ret.name).name, s.ret.kind, s.ret.sha256, len(s.ret.data),
+                 rel, s.template_version, uploaded_at or dt.datetime.now(), uploaded_by,
+                 len(s.frames["village"]), len(s.frames.get("township", [])), len(r.warnings)])
+            for key, frame in s.frames.items():
+                typed = _typed(frame, cat.sheets[key])
+                typed.insert(0, "submission_id", sid)
+                typed["period"] = r.period
+                if key == "village":
+                    typed["township_code"] = r.township_code
+                con.register("staged_values", typed)
+                con.execute(f"INSERT INTO {key}_values BY NAME SELECT * FROM staged_values")
+                con.unregister("staged_values")
+            if r.problems:
+                problems = pd.DataFrame([{"submission_id": sid, **{k: p.as_dict()[k] for k in
+                                          ("code", "severity", "sheet", "cell", "field", "value", "message")}}
+                                         for p in r.problems])
+                con.register("staged_problems", problems)
+                con.execute("INSERT INTO submission_problems BY NAME SELECT * FROM staged_problems")
+                con.unregister("staged_problems")
+            cols = pd.DataFrame(s.columns, columns=["sheet_key", "sheet_name", "field", "column_letter", "header"])
+            cols.insert(0, "submission_id", sid)
+            con.register("staged_columns", cols)
+            con.execute("INSERT INTO submission_columns BY NAME SELECT * FROM staged_columns")
+            con.unregister("staged_columns")
+            r.status, r.submission_id = "stored", sid
+
+
+def check_file(con: duckdb.DuckDBPyConnection, name: str, data: bytes) -> tuple[FileReport, Staged | None]:
+    """Read and validate one file without storing anything."""
+    try:
+        ret = read_return(name, data)
+    except RuralTargetsError as exc:
+        report = FileReport(Path(name).name)
+        report.problems.append(Problem(exc.code, exc.context))
+        return report, None
+    checker = _Checker(con, catalog(), ret)
+    checker.report.file = Path(name).name
+    staged = checker.run()
+    return checker.report, staged
+
+
+def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, bytes]], dry_run: bool = False,
+                   uploaded_by: str | None = None, uploaded_at: dt.datetime | Callable[[str], dt.datetime] | None = None,
+                   progress: Callable[[int, int, FileReport], None] | None = None) -> list[FileReport]:
+    """Validate and (unless ``dry_run``) store each of ``files`` (name, bytes); one report per file.
+
+    ``uploaded_at`` may be a function of the file name (used to replay sample returns with
+    their arrival dates).
+    """
+    files = list(files)
+    reports: list[FileReport] = []
+    pending: list[Staged] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        when = uploaded_at
+        groups: dict[Any, list[Staged]] = {}
+        for s in pending:
+            key = when(s.ret.name) if callable(when) else when
+            groups.setdefault(key, []).append(s)
+        for key, group in groups.items():
+            _store(con, group, uploaded_by, key)
+        pending.clear()
+
+    for i, (name, data) in enumerate(files):
+        report, staged = check_file(con, name, data)
+        if staged is not None:
+            if dry_run:
+                dup = con.execute("SELECT id FROM submissions WHERE township_code = ? AND period = ? "
+                                  "AND status = 'active' AND sha256 = ?",
+                                  [report.township_code, report.period, staged.ret.sha256]).fetchone()
+                report.status, report.submission_id = ("unchanged", dup[0]) if dup else ("valid", None)
+            else:
+                if any(p.report.township_code == report.township_code and p.report.period == report.period
+                       for p in pending):
+                    flush()  # the earlier one must be stored before this one supersedes it
+                pending.append(staged)
+                if len(pending) >= BATCH:
+                    flush()
+        reports.append(report)
+        if progress:
+            progress(i + 1, len(files), report)
+    flush()
+    return reports
+
+
+def ingest_paths(con: duckdb.DuckDBPyConnection, paths: Iterable[Path], **kwargs: Any) -> list[FileReport]:
+    """``ingest_uploads`` for files on disk (a missing file is a rejected report, GEN001)."""
+    items, missing = [], []
+    for p in paths:
+        p = Path(p)
+        if not p.is_file():
+            report = FileReport(p.name)
+            report.problems.append(Problem("GEN001", {"file": str(p)}))
+            missing.append(report)
+            continue
+        items.append((str(p), p.read_bytes()))
+    return missing + ingest_uploads(con, items, **kwargs)
+
+
+# ============================================================================ reading back
+
+def list_submissions(con: duckdb.DuckDBPyConnection, township: str | None = None, period: str | None = None,
+                     include_superseded: bool = False) -> list[dict[str, Any]]:
+    """Stored submissions (active only unless ``include_superseded``), newest first."""
+    rows = con.execute(
+        """SELECT s.id, s.township_code, u.name AS township_name, s.period, s.file_name, s.file_kind, s.sha256,
+                  s.size_bytes, s.uploaded_at, s.uploaded_by, s.status, s.superseded_by, s.village_rows,
+                  s.township_rows, s.warnings, s.archive_path
+           FROM submissions s LEFT JOIN units u ON u.code = s.township_code
+           WHERE (CAST(? AS VARCHAR) IS NULL OR s.township_code = ?)
+             AND (CAST(? AS VARCHAR) IS NULL OR s.period = ?)
+             AND (? OR s.status = 'active')
+           ORDER BY s.period DESC, s.township_code, s.id DESC""",
+        [township, township, period, period, include_superseded]).df()
+    return rows.to_dict("records")
+
+
+def submission_values(con: duckdb.DuckDBPyConnection, township: str, period: str,
+                      submission_id: int | None = None) -> dict[str, Any]:
+    """The stored values of the active (or given) submission: village rows and the township row."""
+    if submission_id is None:
+        row = con.execute("SELECT id FROM submissions WHERE township_code = ? AND period = ? AND status = 'active'",
+                          [township, period]).fetchone()
+        if row is None:
+            raise RuralTargetsError("ING051", detail=f"{township} {period}")
+        submission_id = row[0]
+    sub = con.execute("SELECT * FROM submissions WHERE id = ?", [submission_id]).df().to_dict("records")[0]
+    village = con.execute("SELECT * FROM village_values WHERE submission_id = ? ORDER BY village_code",
+                          [submission_id]).df()
+    township_row = con.execute("SELECT * FROM township_values WHERE submission_id = ?", [submission_id]).df()
+    columns = con.execute("SELECT sheet_key, sheet_name, field, column_letter FROM submission_columns "
+                          "WHERE submission_id = ?", [submission_id]).fetchall()
+    return {"submission": sub, "villages": village, "township": township_row,
+            "columns": {(k, f): (s, letter) for k, s, f, letter in columns}}
+
+
+def trace(values: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every stored value with the file, sheet and cell it came from."""
+    sub = values["submission"]
+    out = []
+    for key, frame, id_col in (("village", values["villages"], "village_code"),
+                               ("township", values["township"], "township_code")):
+        for rec in frame.to_dict("records"):
+            for fid, value in rec.items():
+                where = values["columns"].get((key, fid))
+                if where is None:
+                    continue
+                out.append({"unit_code": rec[id_col], "field": fid, "value": _plain(value),
+                            "file": sub["file_name"], "archive": sub["archive_path"], "sheet": where[0],
+                            "cell": f"{where[0]}!{where[1]}{rec['source_row']}"})
+    return out
+
+
+def _plain(v: Any) -> Any:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float) and np.isnan(v):
+        return None
+    if isinstance(v, (pd.Timestamp, dt.datetime)):
+        return v.date().isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """DataFrame rows as JSON-friendly dicts (NaN → None, dates → ISO)."""
+    return [{k: _plain(v) for k, v in rec.items()} for rec in frame.to_dict("records")]
