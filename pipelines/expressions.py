@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 # field type -> expression type
 _TYPE_OF_FIELD = {"int": "num", "number": "num", "bool": "bool", "enum": "str", "text": "str",
@@ -32,13 +32,19 @@ class ExpressionError(ValueError):
 
 @dataclass(frozen=True)
 class Compiled:
-    """A checked expression: its SQL with ``?`` placeholders, the bound values, its type and fields."""
+    """A checked expression: its SQL with ``?`` placeholders, the bound values, its type and fields.
+
+    ``evaluate(row)`` computes the same expression on one row (a dict) in Python, with SQL's
+    NULL rules: a blank (None) operand makes the result None. Ingest checks rules this way,
+    row by row, without a round trip to the database.
+    """
 
     source: str
     sql: str
     params: tuple[Any, ...]
     type: str  # num | bool | str | date
     fields: frozenset[str]
+    evaluate: Callable[[dict[str, Any]], Any]
 
     def as_number_sql(self) -> str:
         """SQL giving a number: booleans count as 1/0."""
@@ -178,4 +184,81 @@ def compile_expression(source: str | int | float, fields: dict[str, dict[str, An
         raise ExpressionError(f"无法解析 {text!r}:{exc.msg}") from None
     compiler = _Compiler(fields)
     sql, kind = compiler.compile(tree)
-    return Compiled(text, sql, tuple(compiler.params), kind, frozenset(compiler.used))
+    return Compiled(text, sql, tuple(compiler.params), kind, frozenset(compiler.used), _evaluator(tree.body))
+
+
+# ---------------------------------------------------------------------------- Python evaluation
+# Only trees that passed _Compiler reach here, so every node type below is known to be allowed.
+
+def _and(values: list[Any]) -> Any:
+    if any(v is False for v in values):
+        return False
+    return None if any(v is None for v in values) else True
+
+
+def _or(values: list[Any]) -> Any:
+    if any(v is True for v in values):
+        return True
+    return None if any(v is None for v in values) else False
+
+
+_PY_CMP = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
+           ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b}
+_PY_ARITH = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+             ast.Div: lambda a, b: None if b == 0 else a / b}
+
+
+def _evaluator(node: ast.AST) -> Callable[[dict[str, Any]], Any]:
+    if isinstance(node, ast.Name):
+        if node.id in ("true", "false", "True", "False"):
+            const = node.id.lower() == "true"
+            return lambda row: const
+        name = node.id
+        return lambda row: row.get(name)
+    if isinstance(node, ast.Constant):
+        value = node.value
+        return lambda row: value
+    if isinstance(node, ast.BoolOp):
+        parts = [_evaluator(v) for v in node.values]
+        combine = _and if isinstance(node.op, ast.And) else _or
+        return lambda row: combine([p(row) for p in parts])
+    if isinstance(node, ast.UnaryOp):
+        inner = _evaluator(node.operand)
+        if isinstance(node.op, ast.Not):
+            return lambda row: None if (v := inner(row)) is None else not v
+        return lambda row: None if (v := inner(row)) is None else -v
+    if isinstance(node, ast.BinOp):
+        left, right, op = _evaluator(node.left), _evaluator(node.right), _PY_ARITH[type(node.op)]
+
+        def arith(row: dict[str, Any]) -> Any:
+            a, b = left(row), right(row)
+            return None if a is None or b is None else op(a, b)
+        return arith
+    if isinstance(node, ast.Compare):
+        operands = [_evaluator(node.left)] + [
+            (lambda row, items=[_evaluator(e) for e in c.elts]: [i(row) for i in items])
+            if isinstance(c, (ast.Tuple, ast.List)) else _evaluator(c) for c in node.comparators]
+        ops = node.ops
+
+        def compare(row: dict[str, Any]) -> Any:
+            values = [o(row) for o in operands]
+            results = []
+            for i, op in enumerate(ops):
+                a, b = values[i], values[i + 1]
+                if a is None:
+                    results.append(None)
+                elif isinstance(op, (ast.In, ast.NotIn)):
+                    results.append((a in b) == isinstance(op, ast.In))
+                else:
+                    results.append(None if b is None else _PY_CMP[type(op)](a, b))
+            return _and(results)
+        return compare
+    if isinstance(node, ast.Call):
+        args = [_evaluator(a) for a in node.args]
+        pick = max if node.func.id == "max" else min
+
+        def call(row: dict[str, Any]) -> Any:  # GREATEST / LEAST skip NULLs, as in DuckDB
+            values = [v for a in args if (v := a(row)) is not None]
+            return pick(values) if values else None
+        return call
+    raise ExpressionError(f"不允许的写法 {type(node).__name__}")

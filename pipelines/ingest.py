@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -30,7 +32,8 @@ META_SHEET = "_meta"
 SCAN_ROWS = 30                    # header and id rows are looked for in the first rows
 TOTAL_WORDS = ("合计", "总计", "小计")
 FOOTER_WORDS = ("单位负责人", "填表人", "统计负责人")
-BATCH = 200                       # files stored per transaction when many are ingested
+BATCH = 50                        # files stored per transaction when many are ingested …
+BATCH_SECONDS = 1.0               # … or fewer, so that a long run commits at least every second
 
 
 # ============================================================================ reports
@@ -85,7 +88,7 @@ class Staged:
     report: FileReport
     ret: ReturnFile
     template_version: str | None
-    frames: dict[str, pd.DataFrame]                     # sheet key → typed values
+    records: dict[str, list[dict[str, Any]]]            # sheet key → typed values, one dict per row
     columns: list[tuple[str, str, str, str, str]]       # sheet key, sheet name, field, letter, header
 
 
@@ -176,12 +179,12 @@ _NAME_PERIOD = re.compile(r"(?<!\d)(\d{4})\s*[Qq]([1-4])(?!\d)")
 class _Checker:
     """Validates one file, collecting every problem."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, cat: Catalog, ret: ReturnFile):
-        self.con, self.cat, self.ret = con, cat, ret
+    def __init__(self, con: duckdb.DuckDBPyConnection, cat: Catalog, ret: ReturnFile, units: Units):
+        self.con, self.cat, self.ret, self.units = con, cat, ret, units
         self.report = FileReport(ret.name)
         self.problems = self.report.problems
 
-    def add(self, code: str, sheet: str | None = None, cell: str | None = None, field: str | None = None,
+    def add(self, code: str, /, sheet: str | None = None, cell: str | None = None, field: str | None = None,
             value: Any = None, **context: Any) -> None:
         context.setdefault("file", self.ret.name)
         context.setdefault("sheet", sheet)
@@ -217,30 +220,26 @@ class _Checker:
             self.add("ING018")
         if period is None or code is None:
             return None
-        unit = _unit(self.con, code)
+        unit = self.units.get(code)
         if unit is None or unit["level"] != "township":
             self.add("ING004", code=code)
             return None
         self.report.township_code, self.report.township_name, self.report.period = code, unit["name"], period
 
-        registry = _villages(self.con, code, period)
-        village_frame = self._village_frame(village, code, registry)
-        township_frame = self._township_frame(township_layout, township_rows, code) if township_layout else None
-        for key, frame, layout in (("village", village_frame, village),
-                                   ("township", township_frame, township_layout)):
-            if frame is not None and len(frame):
-                self._rules(key, frame, layout)
-        if village_frame is not None and not self.report.errors:
-            self._outliers(village_frame, village, code, period)
-        self.report.village_rows = 0 if village_frame is None else len(village_frame)
+        registry = self.units.villages(code, period)
+        villages = self._village_records(village, code, registry)
+        township = self._township_records(township_layout, township_rows, code) if township_layout else []
+        self._rules("village", villages, village)
+        if township_layout:
+            self._rules("township", township, township_layout)
+        if villages and not self.report.errors:
+            self._outliers(villages, village, code, period)
+        self.report.village_rows = len(villages)
         if self.report.errors:
             return None
-        frames = {"village": village_frame}
-        if township_frame is not None:
-            frames["township"] = township_frame
         cols = [(k, lay.sheet.name, f, column_letter(c), lay.headers.get(c, ""))
                 for k, lay in layouts.items() for c, f in sorted(lay.columns.items())]
-        return Staged(self.report, ret, version, frames, cols)
+        return Staged(self.report, ret, version, {"village": villages, "township": township}, cols)
 
     def _layouts(self) -> dict[str, Layout]:
         out: dict[str, Layout] = {}
@@ -307,37 +306,28 @@ class _Checker:
             out.append(r)
         return out
 
-    def _cells(self, lay: Layout, rows: list[int]) -> pd.DataFrame:
-        """Typed values of ``rows``; every cell problem recorded."""
+    def _cells(self, lay: Layout, rows: list[int]) -> list[dict[str, Any]]:
+        """Typed values of ``rows``, one dict per row (every field present); cell problems recorded."""
         sheet = lay.sheet
-        data: dict[str, list[Any]] = {"source_row": [r + 1 for r in rows]}
-        for c, fid in sorted(lay.columns.items(), key=lambda kv: kv[0]):
+        records = [dict.fromkeys((f.id for f in lay.spec.fields), None) | {"source_row": r + 1} for r in rows]
+        for c, fid in sorted(lay.columns.items()):
             spec = lay.spec.field(fid)
-            out = []
-            for r in rows:
+            for rec, r in zip(records, rows):
                 raw = sheet.cell(r, c)
-                ref = cell_ref(sheet.name, r, c)
                 if (r, c) in sheet.formulas_without_value:
-                    self.add("ING038", sheet.name, ref, fid, raw)
-                    out.append(None)
+                    self.add("ING038", sheet.name, cell_ref(sheet.name, r, c), fid, raw)
                     continue
                 value, err = normalise(raw, spec.type, spec.unit, spec.values)
                 if err:
                     extra = {"choices": "/".join(spec.values)} if spec.values else {}
-                    self.add(err, sheet.name, ref, fid, raw, **extra)
+                    self.add(err, sheet.name, cell_ref(sheet.name, r, c), fid, raw, **extra)
                 elif value is None and spec.required:
-                    self.add("ING016", sheet.name, ref, fid, raw)
-                elif spec.min is not None and isinstance(value, (int, float)) and not isinstance(value, bool) \
-                        and value < spec.min:
-                    self.add("ING012", sheet.name, ref, fid, raw, min=f"{spec.min:g}")
-                    value = None
-                out.append(value)
-            data[fid] = out
-        frame = pd.DataFrame(data)
-        for f in lay.spec.fields:
-            if f.id not in frame:
-                frame[f.id] = None
-        return frame[["source_row"] + [f.id for f in lay.spec.fields]]
+                    self.add("ING016", sheet.name, cell_ref(sheet.name, r, c), fid, raw)
+                elif spec.min is not None and type(value) in (int, float) and value < spec.min:
+                    self.add("ING012", sheet.name, cell_ref(sheet.name, r, c), fid, raw, min=f"{spec.min:g}")
+                else:
+                    rec[fid] = value
+        return records
 
     def _layout_checks(self, lay: Layout, rows: list[int]) -> None:
         if not rows:
@@ -358,23 +348,23 @@ class _Checker:
             self.add("ING037", sheet.name, cell_ref(sheet.name, rows[0], hidden_cols[0]), what="列",
                      where="、".join(column_letter(c) for c in hidden_cols))
 
-    def _village_frame(self, lay: Layout, township: str, registry: dict[str, dict]) -> pd.DataFrame | None:
+    def _village_records(self, lay: Layout, township: str, registry: dict[str, dict]) -> list[dict[str, Any]]:
         rows = self._rows(lay)
         self._layout_checks(lay, rows)
         if not rows:
             self.add("ING007")
-            return None
-        frame = self._cells(lay, rows)
+            return []
+        records = self._cells(lay, rows)
         sheet = lay.sheet
         code_col = next(c for c, f in lay.columns.items() if f == "village_code")
         name_col = next((c for c, f in lay.columns.items() if f == "village_name"), None)
         seen: dict[str, int] = {}
         keep = []
-        for i, r in enumerate(rows):
-            code = frame.at[i, "village_code"]
+        for rec, r in zip(records, rows):
+            code = rec["village_code"]
             ref = cell_ref(sheet.name, r, code_col)
             if code is None:
-                if is_blank(sheet.cell(r, code_col)) and not any(p.cell == ref for p in self.problems):
+                if is_blank(sheet.cell(r, code_col)):
                     self.add("ING039", sheet.name, ref, "village_code", row=r + 1)
                 continue
             if code in seen:
@@ -383,109 +373,85 @@ class _Checker:
             seen[code] = r + 1
             unit = registry.get(code)
             if unit is None:
-                other = _unit(self.con, code) if len(code) == 12 else None
+                other = self.units.get(code)
                 if other and other["level"] == "village":
-                    parent = _unit(self.con, other["parent_code"])
+                    parent = self.units.get(other["parent_code"])
                     self.add("ING031", sheet.name, ref, "village_code", code,
                              other=f"{parent['name'] if parent else ''}({other['parent_code']})", township=township)
                 else:
                     self.add("ING030", sheet.name, ref, "village_code", code)
                 continue
-            if name_col is not None:
-                name = frame.at[i, "village_name"]
-                if name and clean_text(name) != clean_text(unit["name"]):
-                    self.add("ING034", sheet.name, cell_ref(sheet.name, r, name_col), "village_name", name,
-                             name=unit["name"])
-            keep.append(i)
+            name = rec["village_name"]
+            if name_col is not None and name and clean_text(name) != clean_text(unit["name"]):
+                self.add("ING034", sheet.name, cell_ref(sheet.name, r, name_col), "village_name", name,
+                         name=unit["name"])
+            keep.append(rec)
         for code, unit in registry.items():
             if code not in seen:
                 self.add("ING033", sheet.name, None, "village_code", code, name=unit["name"])
-        return frame.loc[keep].reset_index(drop=True)
+        return keep
 
-    def _township_frame(self, lay: Layout, rows: list[int], township: str) -> pd.DataFrame | None:
+    def _township_records(self, lay: Layout, rows: list[int], township: str) -> list[dict[str, Any]]:
         self._layout_checks(lay, rows)
         if not rows:
-            return None
-        frame = self._cells(lay, rows[:1])
-        code = frame.at[0, "township_code"]
-        if code and code != township:
+            return []
+        [rec] = self._cells(lay, rows[:1])
+        if rec["township_code"] and rec["township_code"] != township:
             col = next(c for c, f in lay.columns.items() if f == "township_code")
-            self.add("ING004", lay.sheet.name, cell_ref(lay.sheet.name, rows[0], col), "township_code", code, code=code)
-        frame["township_code"] = township
-        return frame
+            self.add("ING004", lay.sheet.name, cell_ref(lay.sheet.name, rows[0], col), "township_code",
+                     rec["township_code"], code=rec["township_code"])
+        rec["township_code"] = township
+        return [rec]
 
-    def _rules(self, key: str, frame: pd.DataFrame, lay: Layout) -> None:
-        rules = [r for r in self.cat.rules if r.sheet == key]
-        if not rules:
-            return
-        selects, params = [], []
-        for i, rule in enumerate(rules):
-            when = rule.compiled_when
-            cond_sql = when.sql if when else "TRUE"
-            cond_params = list(when.params) if when else []
-            if rule.compiled_check is not None:
-                c = rule.compiled_check
-                selects.append(f"COALESCE({cond_sql} AND NOT {c.sql}, FALSE) AS r{i}")
-                params += cond_params + list(c.params)
-            else:
-                nulls = " OR ".join(f'"{f}" IS NULL' for f in rule.require)
-                selects.append(f"COALESCE({cond_sql} AND ({nulls}), FALSE) AS r{i}")
-                params += cond_params
-        mem = duckdb.connect()
-        try:
-            mem.register("staged", _typed(frame, lay.spec))
-            hits = mem.execute(f"SELECT source_row, {', '.join(selects)} FROM staged", params).fetchall()
-        finally:
-            mem.close()
+    def _rules(self, key: str, records: list[dict[str, Any]], lay: Layout) -> None:
+        """Cross-field rules of schemas/rules.yaml, evaluated row by row (blank operands skip a check)."""
         col_of = {f: c for c, f in lay.columns.items()}
-        for row in hits:
-            source_row = row[0]
-            for i, rule in enumerate(rules):
-                if not row[i + 1]:
+        order = {f.id: i for i, f in enumerate(lay.spec.fields)}
+        sheet = lay.sheet.name
+        for rule in (r for r in self.cat.rules if r.sheet == key):
+            when, check = rule.compiled_when, rule.compiled_check
+            for rec in records:
+                if when is not None and when.evaluate(rec) is not True:
                     continue
-                record = frame.loc[frame["source_row"] == source_row].iloc[0]
+                r = rec["source_row"] - 1
                 if rule.require:
                     for f in rule.require:
-                        if record[f] is None or (isinstance(record[f], float) and np.isnan(record[f])):
-                            ref = cell_ref(lay.sheet.name, source_row - 1, col_of.get(f, 0))
-                            self.add("ING021", lay.sheet.name, ref, f, None, message=rule.message, rule=rule.id)
-                else:
-                    fields = sorted(rule.compiled_check.fields, key=lambda f: lay.spec.fields.index(lay.spec.field(f)))
-                    detail = ",".join(f"{_label(self.cat, f)}={_fmt(record[f])}" for f in fields)
-                    ref = cell_ref(lay.sheet.name, source_row - 1, col_of.get(rule.field, 0))
-                    code = "ING020" if rule.severity == "error" else "ING022"
-                    self.add(code, lay.sheet.name, ref, rule.field, record[rule.field], message=rule.message,
-                             rule=rule.id, detail=detail)
+                        if rec[f] is None:
+                            self.add("ING021", sheet, cell_ref(sheet, r, col_of.get(f, 0)), f, None,
+                                     message=rule.message, rule=rule.id)
+                elif check.evaluate(rec) is False:
+                    detail = ",".join(f"{_label(self.cat, f)}={_fmt(rec[f])}" for f in sorted(check.fields, key=order.get))
+                    self.add("ING020" if rule.severity == "error" else "ING022", sheet,
+                             cell_ref(sheet, r, col_of.get(rule.field, 0)), rule.field, rec[rule.field],
+                             message=rule.message, rule=rule.id, detail=detail)
 
-    def _outliers(self, frame: pd.DataFrame, lay: Layout, township: str, period: str) -> None:
-        """Warn on values far outside the township's own history (previous quarter)."""
+    def _outliers(self, records: list[dict[str, Any]], lay: Layout, township: str, period: str) -> None:
+        """Warn on values far outside the township's own history: an order-of-magnitude jump from the
+        previous quarter, or a quarter-on-quarter change whose modified z-score among the township's
+        villages exceeds 3.5 and which is large in itself."""
         prev = _previous_values(self.con, township, period)
-        if prev is None or prev.empty:
+        if not prev:
             return
-        numeric = [f.id for f in lay.spec.fields if f.type in ("int", "number") and f.kind == "stock"
-                   and f.id in frame]
-        merged = frame.merge(prev, on="village_code", suffixes=("", "__prev"))
+        pairs = [(rec, prev[rec["village_code"]]) for rec in records if rec["village_code"] in prev]
+        if not pairs:
+            return
         col_of = {f: c for c, f in lay.columns.items()}
-        for f in numeric:
-            if f + "__prev" not in merged:
-                continue
-            cur = pd.to_numeric(merged[f], errors="coerce")
-            old = pd.to_numeric(merged[f + "__prev"], errors="coerce")
-            change = cur - old
-            valid = change.notna()
-            if valid.sum() == 0:
-                continue
-            med = change[valid].median()
-            mad = (change[valid] - med).abs().median()
-            z = 0.6745 * (change - med) / mad if mad > 0 else pd.Series(0.0, index=change.index)
-            big = (change.abs() >= 10) & (change.abs() >= 0.5 * old.abs().clip(lower=1))
-            jump = (old > 0) & (cur > 0) & ((cur >= 10 * old) | (cur * 10 <= old)) & (change.abs() >= 10)
-            flagged = valid & (jump | ((z.abs() > 3.5) & big))
-            for i in merged.index[flagged]:
-                r = int(merged.at[i, "source_row"]) - 1
-                self.add("ING040", lay.sheet.name, cell_ref(lay.sheet.name, r, col_of.get(f, 0)), f,
-                         _fmt(cur[i]), name=merged.at[i, "village_name"] or merged.at[i, "village_code"],
-                         previous=_fmt(old[i]))
+        fields = [f.id for f in lay.spec.fields if f.type in ("int", "number") and f.kind == "stock"]
+        cur = np.array([[np.nan if a[f] is None else a[f] for f in fields] for a, _ in pairs], dtype=float)
+        old = np.array([[np.nan if b.get(f) is None else b[f] for f in fields] for _, b in pairs], dtype=float)
+        change = cur - old
+        with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-blank columns
+            med = np.nanmedian(change, axis=0)
+            mad = np.nanmedian(np.abs(change - med), axis=0)
+            z = np.where(mad > 0, 0.6745 * (change - med) / mad, 0.0)
+            big = (np.abs(change) >= 10) & (np.abs(change) >= 0.5 * np.maximum(np.abs(old), 1))
+            jump = (old > 0) & (cur > 0) & ((cur >= 10 * old) | (cur * 10 <= old)) & (np.abs(change) >= 10)
+            flagged = ~np.isnan(change) & (jump | ((np.abs(z) > 3.5) & big))
+        for i, j in zip(*np.nonzero(flagged)):
+            rec, fid = pairs[i][0], fields[j]
+            self.add("ING040", lay.sheet.name, cell_ref(lay.sheet.name, rec["source_row"] - 1, col_of.get(fid, 0)),
+                     fid, _fmt(cur[i, j]), name=rec["village_name"] or rec["village_code"], previous=_fmt(old[i, j]))
 
 
 def _fmt(v: Any) -> str:
@@ -527,28 +493,37 @@ def _typed(frame: pd.DataFrame, spec: SheetSpec) -> pd.DataFrame:
 
 # ============================================================================ registry lookups
 
-def _unit(con: duckdb.DuckDBPyConnection, code: str) -> dict | None:
-    row = con.execute("SELECT code, name, level, parent_code FROM units WHERE code = ?", [code]).fetchone()
-    return None if row is None else dict(zip(("code", "name", "level", "parent_code"), row))
+class Units:
+    """The registry read once per ingest run: code → unit, and villages by township."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        rows = con.execute("SELECT code, name, level, parent_code, valid_from, valid_to FROM units").fetchall()
+        keys = ("code", "name", "level", "parent_code", "valid_from", "valid_to")
+        self.by_code = {r[0]: dict(zip(keys, r)) for r in rows}
+        self.children: dict[str, list[dict]] = {}
+        for u in self.by_code.values():
+            if u["level"] == "village":
+                self.children.setdefault(u["parent_code"], []).append(u)
+
+    def get(self, code: str) -> dict | None:
+        return self.by_code.get(code)
+
+    def villages(self, township: str, period: str) -> dict[str, dict]:
+        """Villages of ``township`` that exist during ``period`` (registry valid_from / valid_to)."""
+        start, end = period_bounds(period)
+        return {u["code"]: u for u in sorted(self.children.get(township, []), key=lambda u: u["code"])
+                if (u["valid_from"] is None or u["valid_from"] <= end)
+                and (u["valid_to"] is None or u["valid_to"] >= start)}
 
 
-def _villages(con: duckdb.DuckDBPyConnection, township: str, period: str) -> dict[str, dict]:
-    """Villages of ``township`` that exist during ``period``."""
-    start, end = period_bounds(period)
-    rows = con.execute(
-        """SELECT code, name FROM units
-           WHERE parent_code = ? AND level = 'village'
-             AND (valid_from IS NULL OR valid_from <= ?) AND (valid_to IS NULL OR valid_to >= ?)
-           ORDER BY code""", [township, end, start]).fetchall()
-    return {c: {"code": c, "name": n} for c, n in rows}
-
-
-def _previous_values(con: duckdb.DuckDBPyConnection, township: str, period: str) -> pd.DataFrame | None:
-    prev = shift(period, -1)
-    return con.execute(
+def _previous_values(con: duckdb.DuckDBPyConnection, township: str, period: str) -> dict[str, dict[str, Any]]:
+    """Village values of the township's active return for the previous quarter, by village code."""
+    cur = con.execute(
         """SELECT v.* EXCLUDE (submission_id, township_code, period, source_row)
            FROM village_values v JOIN submissions s ON s.id = v.submission_id
-           WHERE s.status = 'active' AND s.township_code = ? AND s.period = ?""", [township, prev]).df()
+           WHERE s.status = 'active' AND s.township_code = ? AND s.period = ?""", [township, shift(period, -1)])
+    names = [d[0] for d in cur.description]
+    return {row[names.index("village_code")]: dict(zip(names, row)) for row in cur.fetchall()}
 
 
 # ============================================================================ storing
@@ -571,55 +546,73 @@ def _archive(con: duckdb.DuckDBPyConnection, ret: ReturnFile) -> str:
     return str(rel)
 
 
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    con.register("staged_rows", frame)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM staged_rows")
+    finally:
+        con.unregister("staged_rows")
+
+
 def _store(con: duckdb.DuckDBPyConnection, staged: list[Staged], uploaded_by: str | None,
            uploaded_at: dt.datetime | None) -> None:
-    """Store ``staged`` files in one transaction, each superseding the active one of its township/period."""
+    """Store ``staged`` files in one transaction, each superseding the active one of its township/period.
+
+    ``staged`` never holds two files for the same township and period (the caller flushes first).
+    """
     cat = catalog()
-    archived = [_archive(con, s.ret) for s in staged]
+    archived = [_archive(con, s.ret) for s in staged]  # before the transaction: content-addressed, idempotent
+    keys = pd.DataFrame({"township_code": [s.report.township_code for s in staged],
+                         "period": [s.report.period for s in staged]})
     with transaction(con):
-        for s, rel in zip(staged, archived):
+        con.register("staged_keys", keys)
+        active = {(t, p): (i, sha) for t, p, i, sha in con.execute(
+            """SELECT s.township_code, s.period, s.id, s.sha256 FROM submissions s
+               JOIN staged_keys k USING (township_code, period) WHERE s.status = 'active'""").fetchall()}
+        con.unregister("staged_keys")
+        new = [s for s in staged if active.get((s.report.township_code, s.report.period), (0, ""))[1] != s.ret.sha256]
+        for s in staged:
+            if s not in new:
+                s.report.status, s.report.submission_id = "unchanged", active[(s.report.township_code, s.report.period)][0]
+        if not new:
+            return
+        ids = [r[0] for r in con.execute("SELECT nextval('submission_seq') FROM range(?)", [len(new)]).fetchall()]
+        now = uploaded_at or dt.datetime.now()
+        subs, values, problems, columns, supersede = [], {"village": [], "township": []}, [], [], []
+        for s, sid in zip(new, ids):
             r = s.report
-            active = con.execute(
-                "SELECT id, sha256 FROM submissions WHERE township_code = ? AND period = ? AND status = 'active'",
-                [r.township_code, r.period]).fetchone()
-            if active and active[1] == s.ret.sha256:
-                r.status, r.submission_id = "unchanged", active[0]
-                continue
-            sid = con.execute("SELECT nextval('submission_seq')").fetchone()[0]
-            if active:
-                con.execute("UPDATE submissions SET status = 'superseded', superseded_by = ? WHERE id = ?",
-                            [sid, active[0]])
-                r.superseded = active[0]
-            con.execute(
-                """INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', NULL, ?, ?, ?)""",
-                [sid, r.township_code, r.period, Path(s.ret.name).name, s.ret.kind, s.ret.sha256, len(s.ret.data),
-                 rel, s.template_version, uploaded_at or dt.datetime.now(), uploaded_by,
-                 len(s.frames["village"]), len(s.frames.get("township", [])), len(r.warnings)])
-            for key, frame in s.frames.items():
-                typed = _typed(frame, cat.sheets[key])
-                typed.insert(0, "submission_id", sid)
-                typed["period"] = r.period
-                if key == "village":
-                    typed["township_code"] = r.township_code
-                con.register("staged_values", typed)
-                con.execute(f"INSERT INTO {key}_values BY NAME SELECT * FROM staged_values")
-                con.unregister("staged_values")
-            if r.problems:
-                problems = pd.DataFrame([{"submission_id": sid, **{k: p.as_dict()[k] for k in
-                                          ("code", "severity", "sheet", "cell", "field", "value", "message")}}
-                                         for p in r.problems])
-                con.register("staged_problems", problems)
-                con.execute("INSERT INTO submission_problems BY NAME SELECT * FROM staged_problems")
-                con.unregister("staged_problems")
-            cols = pd.DataFrame(s.columns, columns=["sheet_key", "sheet_name", "field", "column_letter", "header"])
-            cols.insert(0, "submission_id", sid)
-            con.register("staged_columns", cols)
-            con.execute("INSERT INTO submission_columns BY NAME SELECT * FROM staged_columns")
-            con.unregister("staged_columns")
+            old = active.get((r.township_code, r.period))
+            if old:
+                supersede.append((old[0], sid))
+                r.superseded = old[0]
+            subs.append({"id": sid, "township_code": r.township_code, "period": r.period,
+                         "file_name": Path(s.ret.name).name, "file_kind": s.ret.kind, "sha256": s.ret.sha256,
+                         "size_bytes": len(s.ret.data), "archive_path": archived[staged.index(s)],
+                         "template_version": s.template_version, "uploaded_at": now, "uploaded_by": uploaded_by,
+                         "status": "active", "superseded_by": None, "village_rows": len(s.records["village"]),
+                         "township_rows": len(s.records["township"]), "warnings": len(r.warnings)})
+            for key, recs in s.records.items():
+                values[key] += [{**rec, "submission_id": sid, "township_code": r.township_code, "period": r.period}
+                                for rec in recs]
+            problems += [{"submission_id": sid, **{k: v for k, v in p.as_dict().items() if k != "line"}}
+                         for p in r.problems]
+            columns += [{"submission_id": sid, "sheet_key": k, "sheet_name": n, "field": f, "column_letter": c,
+                         "header": h} for k, n, f, c, h in s.columns]
             r.status, r.submission_id = "stored", sid
+        if supersede:
+            for old_id, sid in supersede:
+                con.execute("UPDATE submissions SET status = 'superseded', superseded_by = ? WHERE id = ?", [sid, old_id])
+        _insert(con, "submissions", pd.DataFrame(subs))
+        for key, rows in values.items():
+            if rows:
+                _insert(con, f"{key}_values", _typed(pd.DataFrame(rows), cat.sheets[key]))
+        if problems:
+            _insert(con, "submission_problems", pd.DataFrame(problems))
+        _insert(con, "submission_columns", pd.DataFrame(columns))
 
 
-def check_file(con: duckdb.DuckDBPyConnection, name: str, data: bytes) -> tuple[FileReport, Staged | None]:
+def check_file(con: duckdb.DuckDBPyConnection, name: str, data: bytes,
+               units: Units | None = None) -> tuple[FileReport, Staged | None]:
     """Read and validate one file without storing anything."""
     try:
         ret = read_return(name, data)
@@ -627,7 +620,7 @@ def check_file(con: duckdb.DuckDBPyConnection, name: str, data: bytes) -> tuple[
         report = FileReport(Path(name).name)
         report.problems.append(Problem(exc.code, exc.context))
         return report, None
-    checker = _Checker(con, catalog(), ret)
+    checker = _Checker(con, catalog(), ret, units or Units(con))
     checker.report.file = Path(name).name
     staged = checker.run()
     return checker.report, staged
@@ -645,7 +638,10 @@ def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, by
     reports: list[FileReport] = []
     pending: list[Staged] = []
 
+    last_flush = [time.monotonic()]
+
     def flush() -> None:
+        last_flush[0] = time.monotonic()
         if not pending:
             return
         when = uploaded_at
@@ -657,8 +653,9 @@ def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, by
             _store(con, group, uploaded_by, key)
         pending.clear()
 
+    units = Units(con)
     for i, (name, data) in enumerate(files):
-        report, staged = check_file(con, name, data)
+        report, staged = check_file(con, name, data, units)
         if staged is not None:
             if dry_run:
                 dup = con.execute("SELECT id FROM submissions WHERE township_code = ? AND period = ? "
@@ -670,7 +667,7 @@ def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, by
                        for p in pending):
                     flush()  # the earlier one must be stored before this one supersedes it
                 pending.append(staged)
-                if len(pending) >= BATCH:
+                if len(pending) >= BATCH or time.monotonic() - last_flush[0] >= BATCH_SECONDS:
                     flush()
         reports.append(report)
         if progress:

@@ -9,6 +9,7 @@ import datetime as dt
 import math
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Any
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
@@ -163,8 +164,13 @@ def normalise(value: Any, field_type: str, unit: str | None = None,
     return to_text(value)
 
 
-def header_key(text: Any) -> str:
-    """A header reduced to what identifies it: NFKC, no spaces or line breaks, no unit suffix."""
-    t = re.sub(r"\s+", "", clean_text(text))
+@lru_cache(maxsize=4096)
+def _header_key(text: str) -> str:
+    t = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
     t = re.sub(r"\([^()]*\)$", "", t)  # a trailing (人), (平方米)… — units may be retyped
     return t.replace('"', "").replace("“", "").replace("”", "")
+
+
+def header_key(text: Any) -> str:
+    """A header reduced to what identifies it: NFKC, no spaces or line breaks, no unit suffix."""
+    return _header_key(clean_text(text))

@@ -138,16 +138,29 @@ def _scan_xlsx_xml(data: bytes, sheets: list[Sheet]) -> None:
             continue
         path = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
         try:
-            _scan_sheet(zf.open(path), sheet)
+            _scan_sheet(zf.read(path), sheet)
         except (KeyError, ET.ParseError):
             continue
 
 
-def _scan_sheet(stream, sheet: Sheet) -> None:
+_HIDDEN_ROW = re.compile(rb'<row\b[^>]*?\br="(\d+)"[^>]*?\bhidden="(?:1|true)"|<row\b[^>]*?\bhidden="(?:1|true)"[^>]*?\br="(\d+)"')
+_HIDDEN_COL = re.compile(rb"<col\b[^>]*>")
+_ATTR = re.compile(rb'(\w+)="([^"]*)"')
+_FORMULA = re.compile(rb"<f[ >/]")
+
+
+def _scan_sheet(xml: bytes, sheet: Sheet) -> None:
+    for m in _HIDDEN_ROW.finditer(xml):
+        sheet.hidden_rows.add(int(m.group(1) or m.group(2)) - 1)
+    for m in _HIDDEN_COL.finditer(xml):
+        attrs = dict(_ATTR.findall(m.group(0)))
+        if attrs.get(b"hidden") in (b"1", b"true"):
+            sheet.hidden_cols.update(range(int(attrs[b"min"]) - 1, int(attrs[b"max"])))
+    if not _FORMULA.search(xml):
+        return
     m = "{%s}" % _NS["m"]
-    for _, el in ET.iterparse(stream, events=("end",)):
-        tag = el.tag
-        if tag == m + "c":
+    for _, el in ET.iterparse(io.BytesIO(xml), events=("end",)):
+        if el.tag == m + "c":
             f = el.find(m + "f")
             if f is not None:
                 v = el.find(m + "v")
@@ -155,13 +168,8 @@ def _scan_sheet(stream, sheet: Sheet) -> None:
                     match = _CELL_REF.fullmatch(el.get("r", ""))
                     if match:
                         sheet.formulas_without_value.add((int(match.group(2)) - 1, _col_index(match.group(1))))
-        elif tag == m + "row":
-            if el.get("hidden") in ("1", "true"):
-                sheet.hidden_rows.add(int(el.get("r")) - 1)
+        elif el.tag == m + "row":
             el.clear()
-        elif tag == m + "col":
-            if el.get("hidden") in ("1", "true"):
-                sheet.hidden_cols.update(range(int(el.get("min")) - 1, int(el.get("max"))))
 
 
 def _col_index(letters: str) -> int:
