@@ -179,8 +179,9 @@ _NAME_PERIOD = re.compile(r"(?<!\d)(\d{4})\s*[Qq]([1-4])(?!\d)")
 class _Checker:
     """Validates one file, collecting every problem."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, cat: Catalog, ret: ReturnFile, units: Units):
-        self.con, self.cat, self.ret, self.units = con, cat, ret, units
+    def __init__(self, con: duckdb.DuckDBPyConnection, cat: Catalog, ret: ReturnFile, units: Units,
+                 history: History):
+        self.con, self.cat, self.ret, self.units, self.history = con, cat, ret, units, history
         self.report = FileReport(ret.name)
         self.problems = self.report.problems
 
@@ -243,15 +244,16 @@ class _Checker:
 
     def _layouts(self) -> dict[str, Layout]:
         out: dict[str, Layout] = {}
-        candidates = [s for s in self.ret.sheets if s.name != META_SHEET]
+        names = [n for n in self.ret.sheet_names if n != META_SHEET]
         for key in ("village", "township"):
             spec = self.cat.sheets[key]
             anchor = "village_code" if key == "village" else "township_code"
-            ordered = sorted(candidates, key=lambda s: clean_text(s.name) != spec.title)
-            for sheet in ordered:
-                if any(lay.sheet is sheet for lay in out.values()):
+            # the sheet with the expected title first: the others are read only if it is not there
+            for name in sorted(names, key=lambda n: clean_text(n) != spec.title):
+                if any(lay.sheet.name == name for lay in out.values()):
                     continue
-                lay = locate(sheet, spec)
+                sheet = self.ret.sheet(name)
+                lay = locate(sheet, spec) if sheet else None
                 if lay and anchor in lay.columns.values():
                     out[key] = lay
                     break
@@ -429,7 +431,7 @@ class _Checker:
         """Warn on values far outside the township's own history: an order-of-magnitude jump from the
         previous quarter, or a quarter-on-quarter change whose modified z-score among the township's
         villages exceeds 3.5 and which is large in itself."""
-        prev = _previous_values(self.con, township, period)
+        prev = self.history.previous(township, period)
         if not prev:
             return
         pairs = [(rec, prev[rec["village_code"]]) for rec in records if rec["village_code"] in prev]
@@ -516,14 +518,31 @@ class Units:
                 and (u["valid_to"] is None or u["valid_to"] >= start)}
 
 
-def _previous_values(con: duckdb.DuckDBPyConnection, township: str, period: str) -> dict[str, dict[str, Any]]:
-    """Village values of the township's active return for the previous quarter, by village code."""
-    cur = con.execute(
-        """SELECT v.* EXCLUDE (submission_id, township_code, period, source_row)
-           FROM village_values v JOIN submissions s ON s.id = v.submission_id
-           WHERE s.status = 'active' AND s.township_code = ? AND s.period = ?""", [township, shift(period, -1)])
-    names = [d[0] for d in cur.description]
-    return {row[names.index("village_code")]: dict(zip(names, row)) for row in cur.fetchall()}
+class History:
+    """Active village values by period, read once per period and run (cleared when a run stores)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        self._by_period: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+
+    def previous(self, township: str, period: str) -> dict[str, dict[str, Any]]:
+        """Village values of ``township``'s active return for the quarter before ``period``, by village."""
+        prev = shift(period, -1)
+        if prev not in self._by_period:
+            cur = self.con.execute(
+                """SELECT v.* EXCLUDE (submission_id, period, source_row)
+                   FROM village_values v JOIN submissions s ON s.id = v.submission_id
+                   WHERE s.status = 'active' AND s.period = ?""", [prev])
+            names = [d[0] for d in cur.description]
+            table: dict[str, dict[str, dict[str, Any]]] = {}
+            for row in cur.fetchall():
+                rec = dict(zip(names, row))
+                table.setdefault(rec["township_code"], {})[rec["village_code"]] = rec
+            self._by_period[prev] = table
+        return self._by_period[prev].get(township, {})
+
+    def clear(self) -> None:
+        self._by_period.clear()
 
 
 # ============================================================================ storing
@@ -611,19 +630,19 @@ def _store(con: duckdb.DuckDBPyConnection, staged: list[Staged], uploaded_by: st
         _insert(con, "submission_columns", pd.DataFrame(columns))
 
 
-def check_file(con: duckdb.DuckDBPyConnection, name: str, data: bytes,
-               units: Units | None = None) -> tuple[FileReport, Staged | None]:
+def check_file(con: duckdb.DuckDBPyConnection, name: str, data: bytes, units: Units | None = None,
+               history: History | None = None) -> tuple[FileReport, Staged | None]:
     """Read and validate one file without storing anything."""
+    report = FileReport(Path(name).name)
     try:
         ret = read_return(name, data)
-    except RuralTargetsError as exc:
-        report = FileReport(Path(name).name)
+        checker = _Checker(con, catalog(), ret, units or Units(con), history or History(con))
+        checker.report = report
+        checker.problems = report.problems
+        return report, checker.run()
+    except RuralTargetsError as exc:  # the file itself cannot be read
         report.problems.append(Problem(exc.code, exc.context))
         return report, None
-    checker = _Checker(con, catalog(), ret, units or Units(con))
-    checker.report.file = Path(name).name
-    staged = checker.run()
-    return checker.report, staged
 
 
 def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, bytes]], dry_run: bool = False,
@@ -652,10 +671,11 @@ def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, by
         for key, group in groups.items():
             _store(con, group, uploaded_by, key)
         pending.clear()
+        history.clear()
 
-    units = Units(con)
+    units, history = Units(con), History(con)
     for i, (name, data) in enumerate(files):
-        report, staged = check_file(con, name, data, units)
+        report, staged = check_file(con, name, data, units, history)
         if staged is not None:
             if dry_run:
                 dup = con.execute("SELECT id FROM submissions WHERE township_code = ? AND period = ? "

@@ -45,21 +45,51 @@ class Sheet:
         return row[c] if c < len(row) else None
 
 
-@dataclass
 class ReturnFile:
-    """The raw content of one uploaded file."""
+    """The raw content of one uploaded file; sheets are parsed when first asked for."""
 
-    name: str
-    kind: str  # xlsx | xls | csv
-    data: bytes
-    sheets: list[Sheet]
+    def __init__(self, name: str, kind: str, data: bytes, sheets: list[Sheet] | None = None,
+                 workbook: CalamineWorkbook | None = None):
+        self.name, self.kind, self.data = name, kind, data
+        self._wb = workbook
+        self._cache: dict[str, Sheet] = {s.name: s for s in sheets or []}
+        self.sheet_names: list[str] = list(workbook.sheet_names) if workbook else list(self._cache)
+        self._visible = ({m.name: str(m.visible).lower().endswith("visible") for m in workbook.sheets_metadata}
+                         if workbook else {})
+        self._parts: dict[str, str] | None = None
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
     def sheet(self, name: str) -> Sheet | None:
-        return next((s for s in self.sheets if s.name == name), None)
+        """The sheet called ``name`` (None if there is none); read on first use."""
+        if name in self._cache:
+            return self._cache[name]
+        if self._wb is None or name not in self.sheet_names:
+            return None
+        try:
+            s = self._wb.get_sheet_by_name(name)
+            rows = s.to_python(skip_empty_area=False)
+            merged = [(a[0], a[1], b[0], b[1]) for a, b in (s.merged_cell_ranges or [])]
+        except Exception as exc:  # noqa: BLE001 - calamine raises several types for broken files
+            raise RuralTargetsError("ING006", file=self.name, detail=str(exc)[:200]) from None
+        sheet = Sheet(name, rows, self._visible.get(name, True), merged)
+        if self.kind == "xlsx":
+            self._scan(sheet)
+        self._cache[name] = sheet
+        return sheet
+
+    def _scan(self, sheet: Sheet) -> None:
+        """Hidden rows/columns and value-less formulas, from the sheet's XML (calamine has neither)."""
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(self.data))
+            if self._parts is None:
+                self._parts = _sheet_parts(zf)
+            if sheet.name in self._parts:
+                _scan_sheet(zf.read(self._parts[sheet.name]), sheet)
+        except (zipfile.BadZipFile, KeyError, ET.ParseError):
+            return
 
 
 def column_letter(c: int) -> str:
@@ -87,21 +117,11 @@ def read_return(name: str, data: bytes) -> ReturnFile:
         return ReturnFile(name, "csv", data, [_read_csv(name, data)])
     if suffix not in EXCEL_KINDS:
         raise RuralTargetsError("GEN003", file=name)
-    kind = EXCEL_KINDS[suffix]
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        visible = {m.name: str(m.visible).lower().endswith("visible") for m in wb.sheets_metadata}
-        sheets = []
-        for sheet_name in wb.sheet_names:
-            s = wb.get_sheet_by_name(sheet_name)
-            rows = s.to_python(skip_empty_area=False)
-            merged = [(a[0], a[1], b[0], b[1]) for a, b in (s.merged_cell_ranges or [])]
-            sheets.append(Sheet(sheet_name, rows, visible.get(sheet_name, True), merged))
     except Exception as exc:  # noqa: BLE001 - calamine raises several types for broken files
         raise RuralTargetsError("ING006", file=name, detail=str(exc)[:200]) from None
-    if kind == "xlsx":
-        _scan_xlsx_xml(data, sheets)
-    return ReturnFile(name, kind, data, sheets)
+    return ReturnFile(name, EXCEL_KINDS[suffix], data, workbook=wb)
 
 
 def _read_csv(name: str, data: bytes) -> Sheet:
@@ -121,26 +141,17 @@ def _read_csv(name: str, data: bytes) -> Sheet:
     return Sheet(Path(name).stem, rows)
 
 
-def _scan_xlsx_xml(data: bytes, sheets: list[Sheet]) -> None:
-    """Fill hidden rows/columns and value-less formula cells from the .xlsx sheet XML."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        wb = ET.fromstring(zf.read("xl/workbook.xml"))
-        rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-    except (zipfile.BadZipFile, KeyError, ET.ParseError):
-        return
+def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name → path of its XML part inside the .xlsx."""
+    wb = ET.fromstring(zf.read("xl/workbook.xml"))
+    rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
     targets = {r.get("Id"): r.get("Target") for r in rels.findall("pr:Relationship", _NS)}
-    by_name = {s.name: s for s in sheets}
+    parts = {}
     for el in wb.iterfind("m:sheets/m:sheet", _NS):
-        sheet = by_name.get(el.get("name"))
         target = targets.get(el.get(f"{{{_NS['r']}}}id"))
-        if sheet is None or not target:
-            continue
-        path = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
-        try:
-            _scan_sheet(zf.read(path), sheet)
-        except (KeyError, ET.ParseError):
-            continue
+        if target:
+            parts[el.get("name")] = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
+    return parts
 
 
 _HIDDEN_ROW = re.compile(rb'<row\b[^>]*?\br="(\d+)"[^>]*?\bhidden="(?:1|true)"|<row\b[^>]*?\bhidden="(?:1|true)"[^>]*?\br="(\d+)"')
