@@ -653,7 +653,7 @@ def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, by
     ``uploaded_at`` may be a function of the file name (used to replay sample returns with
     their arrival dates).
     """
-    files = list(files)
+    files = files if isinstance(files, (list, tuple)) else list(files)
     reports: list[FileReport] = []
     pending: list[Staged] = []
 
@@ -675,7 +675,10 @@ def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, by
 
     units, history = Units(con), History(con)
     for i, (name, data) in enumerate(files):
-        report, staged = check_file(con, name, data, units, history)
+        if data is None:
+            report, staged = FileReport(Path(name).name, problems=[Problem("GEN001", {"file": name})]), None
+        else:
+            report, staged = check_file(con, name, data, units, history)
         if staged is not None:
             if dry_run:
                 dup = con.execute("SELECT id FROM submissions WHERE township_code = ? AND period = ? "
@@ -697,17 +700,16 @@ def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, by
 
 
 def ingest_paths(con: duckdb.DuckDBPyConnection, paths: Iterable[Path], **kwargs: Any) -> list[FileReport]:
-    """``ingest_uploads`` for files on disk (a missing file is a rejected report, GEN001)."""
-    items, missing = [], []
-    for p in paths:
-        p = Path(p)
-        if not p.is_file():
-            report = FileReport(p.name)
-            report.problems.append(Problem("GEN001", {"file": str(p)}))
-            missing.append(report)
-            continue
-        items.append((str(p), p.read_bytes()))
-    return missing + ingest_uploads(con, items, **kwargs)
+    """``ingest_uploads`` for files on disk, read one at a time (a missing file: GEN001)."""
+    return ingest_uploads(con, _LazyFiles([Path(p) for p in paths]), **kwargs)
+
+
+class _LazyFiles(list):
+    """(name, bytes) of files on disk, read when iterated, so memory does not grow with their number."""
+
+    def __iter__(self):
+        for p in list.__iter__(self):
+            yield str(p), (p.read_bytes() if p.is_file() else None)
 
 
 # ============================================================================ reading back
