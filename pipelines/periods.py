@@ -6,7 +6,7 @@ import re
 
 from .errors import TemplateError
 
-_PERIOD = re.compile(r"^(\d{4})Q([1-4])$")
+_PERIOD = re.compile(r"^\s*(\d{4})\s*-?\s*[Qq]\s*([1-4])\s*$")
 _ZH_QUARTER = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
 _TEXT_FORMS = (
     re.compile(r"(\d{4})\s*年?\s*第?\s*([1-4一二三四])\s*季度?"),
@@ -16,10 +16,16 @@ _TEXT_FORMS = (
 
 def parse_period(period: str) -> tuple[int, int]:
     """'2024Q3' → (2024, 3); TemplateError TPL001 for anything else."""
-    m = _PERIOD.match(str(period).strip().upper())
+    m = _PERIOD.match(str(period)) if period is not None else None
     if not m or not 1990 <= int(m.group(1)) <= 2100:
         raise TemplateError("TPL001", period=period)
     return int(m.group(1)), int(m.group(2))
+
+
+def normalise_period(period: str) -> str:
+    """The canonical spelling: '2024q3', '2024-Q3' → '2024Q3'."""
+    year, q = parse_period(period)
+    return f"{year}Q{q}"
 
 
 def period_from_text(text: str) -> str | None:
@@ -45,8 +51,12 @@ def period_label(period: str) -> str:
     return f"{year}年第{q}季度"
 
 
-def due_date(period: str, due_day: int) -> dt.date:
-    """The day a return for ``period`` is due: ``due_day`` of the month after the quarter."""
+def due_date(period: str, due_day: int | None = None) -> dt.date:
+    """The day a return for ``period`` is due: ``due_day`` (default: settings.reporting.due_day)
+    of the month after the quarter."""
+    if due_day is None:
+        from .catalog import catalog
+        due_day = catalog().settings.reporting.due_day
     _, end = period_bounds(period)
     nxt = end + dt.timedelta(days=1)
     return dt.date(nxt.year, nxt.month, due_day)

@@ -62,6 +62,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from . import __version__
 from .catalog import FieldSpec, SheetSpec, catalog
 from .errors import TemplateError
+from .periods import due_date, normalise_period, parse_period, period_label  # noqa: F401 - re-exported
 from .registry import children, get_unit, require_level
 
 TITLE = "乡村治理目标监测季度报表"
@@ -82,38 +83,6 @@ _THIN = Side(style="thin", color="808080")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _LOCKED_FILL = PatternFill("solid", fgColor="F2F2F2")
-_PERIOD_RE = re.compile(r"^\s*(\d{4})\s*-?\s*[Qq]\s*([1-4])\s*$")
-
-
-# ------------------------------------------------------------------ periods
-
-def parse_period(p: str) -> tuple[int, int]:
-    """``'2024Q3'`` → ``(2024, 3)``; TemplateError TPL001 for anything else (``'2024Q5'``, ``'24Q1'``)."""
-    m = _PERIOD_RE.match(str(p)) if p is not None else None
-    if not m or not 2000 <= int(m.group(1)) <= 2099:
-        raise TemplateError("TPL001", period=p)
-    return int(m.group(1)), int(m.group(2))
-
-
-def normalise_period(p: str) -> str:
-    """The canonical spelling of a period: ``'2024q3'`` → ``'2024Q3'``."""
-    year, quarter = parse_period(p)
-    return f"{year}Q{quarter}"
-
-
-def period_label(p: str) -> str:
-    """The period as printed on a return: ``'2024Q3'`` → ``'2024年第3季度'``."""
-    year, quarter = parse_period(p)
-    return f"{year}年第{quarter}季度"
-
-
-def due_date(p: str) -> dt.date:
-    """The deadline of the return: day ``settings.reporting.due_day`` of the month after the quarter."""
-    year, quarter = parse_period(p)
-    month = quarter * 3 + 1
-    if month > 12:
-        year, month = year + 1, 1
-    return dt.date(year, month, catalog().settings.reporting.due_day)
 
 
 # ------------------------------------------------------------------ public entry points
@@ -449,13 +418,13 @@ def _text_width(s: str) -> int:
 
 
 def _column_width(header: str, values: list[str]) -> tuple[float, int]:
-    """A width that fits the values on one line and the header on at most a few; and the
-    number of lines the header then takes."""
+    """A width (≈ 2 units per CJK character, at most MAX_WIDTH) that fits the values on one line
+    and wraps a long header onto about three lines; and the number of lines the header takes."""
     hw = _text_width(header)
     vw = max((_text_width(v) for v in values), default=0)
-    width = hw + 2 if hw + 2 <= 16 else max(16, math.ceil(hw / 2) + 2)
+    width = hw + 2 if hw + 2 <= 12 else max(12, math.ceil(hw / 3) + 2)
     width = min(MAX_WIDTH, max(width, vw + 2, 8))
-    return width, max(1, math.ceil(hw / (width - 1)))
+    return width, max(1, math.ceil(hw / (width - 2)))
 
 
 def _number_format(f: FieldSpec) -> str:
