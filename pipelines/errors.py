@@ -89,6 +89,17 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "GEN002": ("error", "数据库 {db} 正被另一个程序写入,请稍后再试(DuckDB 同一时间只允许一个写入进程)",
                "database {db} is locked by another writer; try again later"),
     "GEN003": ("error", "不支持的文件类型 {file},请使用 .xlsx、.xls、.xlsm 或 .csv", "unsupported file type {file}"),
+    # --- dashboard --------------------------------------------------------------
+    "DSH001": ("error", "页面出现内部错误({kind}),详情已记入服务器日志。请刷新页面重试;如仍出现,请联系系统管理员",
+               "internal error ({kind}); details are in the server log"),
+    "DSH002": ("warning", "链接中的{name} \"{value}\" 无效,已改用 {fallback}", "link parameter {name}={value} is invalid; using {fallback}"),
+    "DSH003": ("warning", "数据库中还没有任何乡镇报表。请到「数据上报」页面上传报表,或在命令行运行 rural-targets init 导入示例数据",
+               "no returns in the database yet; upload returns or run rural-targets init"),
+    "DSH004": ("warning", "数据库中还没有区划名录。请在命令行运行 rural-targets init(示例数据)或 rural-targets registry load 文件",
+               "no units in the database; run rural-targets init or registry load"),
+    "DSH005": ("warning", "进度评估模块({module})尚未安装,本页暂不能显示;请更新程序后再试", "progress module {module} is not available yet"),
+    "DSH006": ("error", "{what} 中没有可下载的内容", "nothing to download in {what}"),
+    "DSH007": ("error", "任务 {task} 的状态 \"{value}\" 无效,可选:{choices}", "task {task}: invalid status {value}; choose one of {choices}"),
 }
 
 SEVERITIES = ("error", "warning")
@@ -184,12 +195,8 @@ class ProblemsError(RuralTargetsError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         first = next((p for p in problems if p.severity == "error"), problems[0])
-        Exception.__init__(self, first.message)
-        self.code = first.code
-        self.context = first.context
+        super().__init__(first.code, **first.context)
 
     def __str__(self) -> str:
-        errors = [p for p in self.problems if p.severity == "error"]
-        head = f"[{self.code}] {self.problems[0].message}" if not errors else f"[{errors[0].code}] {errors[0].message}"
-        more = len(errors) - 1
-        return head + (f"(另有 {more} 处错误)" if more > 0 else "")
+        more = sum(p.severity == "error" for p in self.problems) - 1
+        return super().__str__() + (f"(另有 {more} 处错误)" if more > 0 else "")
