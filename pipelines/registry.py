@@ -23,6 +23,7 @@ import pandas as pd
 from .catalog import LEVEL_ZH, LEVELS
 from .db import transaction
 from .errors import Problem, ProblemsError, RegistryError
+from .workbook import decode_text
 
 LEVEL_RANK = {level: i for i, level in enumerate(LEVELS)}
 # how many leading digits of a code identify a unit of each level
@@ -106,15 +107,7 @@ def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
             raise ValueError(str(exc)) from None
         rows = [(i + 1, [_cell(v) for v in row]) for i, row in enumerate(table)]
     else:
-        data = path.read_bytes()
-        for encoding in ("utf-8-sig", "gb18030"):  # gb18030 is a superset of GBK
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise ValueError("编码无法识别(应为 UTF-8 或 GBK)")
+        text = decode_text(path.read_bytes())
         reader = csv.reader(io.StringIO(text, newline=""))
         rows, last = [], 0
         try:

@@ -124,15 +124,23 @@ def read_return(name: str, data: bytes) -> ReturnFile:
     return ReturnFile(name, EXCEL_KINDS[suffix], data, workbook=wb)
 
 
-def _read_csv(name: str, data: bytes) -> Sheet:
+def decode_text(data: bytes) -> str:
+    """CSV bytes as text: UTF-8 (with or without BOM), else GBK (gb18030 is its superset).
+
+    Raises ValueError when it is neither."""
     for encoding in CSV_ENCODINGS:
         try:
-            text = data.decode(encoding)
-            break
+            return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    else:
-        raise RuralTargetsError("ING006", file=name, detail="既不是 UTF-8 也不是 GBK 编码")
+    raise ValueError("既不是 UTF-8 也不是 GBK 编码")
+
+
+def _read_csv(name: str, data: bytes) -> Sheet:
+    try:
+        text = decode_text(data)
+    except ValueError as exc:
+        raise RuralTargetsError("ING006", file=name, detail=str(exc)) from None
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
