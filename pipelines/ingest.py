@@ -214,7 +214,7 @@ class _Checker:
             self.add("ING008")
 
         township_rows = self._rows(township_layout) if township_layout else []
-        code, period = self._identify(meta, village, township_layout, township_rows)
+        code, period, code_at = self._identify(meta, village, township_layout, township_rows)
         if period is None:
             self.add("ING003")
         if code is None:
@@ -223,7 +223,7 @@ class _Checker:
             return None
         unit = self.units.get(code)
         if unit is None or unit["level"] != "township":
-            self.add("ING004", code=code)
+            self.add("ING004", *code_at, code, code=code)
             return None
         self.report.township_code, self.report.township_name, self.report.period = code, unit["name"], period
 
@@ -265,13 +265,17 @@ class _Checker:
         return out
 
     def _identify(self, meta: dict[str, str], village: Layout, township: Layout | None,
-                  township_rows: list[int]) -> tuple[str | None, str | None]:
+                  township_rows: list[int]) -> tuple[str | None, str | None, tuple]:
+        """Township code, period, and (sheet, cell, field) of the cell the code was read from."""
         block_code, block_period = _header_block(village.sheet, village.first_row)
-        sheet_code = None
+        sheet_code, code_at = None, (None, None, None)
         if township and township_rows:
             col = next((c for c, f in township.columns.items() if f == "township_code"), None)
             if col is not None:
                 sheet_code, _ = to_code(township.sheet.cell(township_rows[0], col))
+                if sheet_code:
+                    name = township.sheet.name
+                    code_at = (name, cell_ref(name, township_rows[0], col), "township_code")
         code = sheet_code or meta.get("township_code") or block_code
         period = meta.get("period") and period_from_text(meta["period"]) or block_period
         if code is None:  # a hand-made sheet: the township all its village codes share
@@ -285,7 +289,7 @@ class _Checker:
             self.add("ING005", what="乡镇", name_value=m.group(1), content_value=code)
         if period and (m := _NAME_PERIOD.search(name)) and f"{m.group(1)}Q{m.group(2)}" != period:
             self.add("ING005", what="报告期", name_value=f"{m.group(1)}Q{m.group(2)}", content_value=period)
-        return code, period
+        return code, period, code_at
 
     def _rows(self, lay: Layout) -> list[int]:
         """Data rows: non-blank rows below the headers, up to the signature footer; totals skipped."""
@@ -301,9 +305,9 @@ class _Checker:
             mapped = [texts[c] for c in cols if c < len(texts)]
             if not any(mapped):
                 continue
-            label = next((t for t in texts if t), "")
+            c0, label = next(((c, t) for c, t in enumerate(texts) if t), (0, ""))
             if any(w in t for t in texts[:4] for w in TOTAL_WORDS if t) and not to_code(label)[0]:
-                self.add("ING035", sheet=lay.sheet.name, row=r + 1, value=label)
+                self.add("ING035", lay.sheet.name, cell_ref(lay.sheet.name, r, c0), row=r + 1, value=label)
                 continue
             out.append(r)
         return out
@@ -323,7 +327,7 @@ class _Checker:
                 if err:
                     extra = {"choices": "/".join(spec.values)} if spec.values else {}
                     self.add(err, sheet.name, cell_ref(sheet.name, r, c), fid, raw, **extra)
-                elif value is None and spec.required:
+                elif value is None and spec.required and fid != "village_code":  # blank code: ING039, per row
                     self.add("ING016", sheet.name, cell_ref(sheet.name, r, c), fid, raw)
                 elif spec.min is not None and type(value) in (int, float) and value < spec.min:
                     self.add("ING012", sheet.name, cell_ref(sheet.name, r, c), fid, raw, min=f"{spec.min:g}")
@@ -354,7 +358,7 @@ class _Checker:
         rows = self._rows(lay)
         self._layout_checks(lay, rows)
         if not rows:
-            self.add("ING007")
+            self.add("ING007", lay.sheet.name)
             return []
         records = self._cells(lay, rows)
         sheet = lay.sheet
@@ -524,10 +528,13 @@ class History:
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self.con = con
         self._by_period: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+        self._pending: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
 
     def previous(self, township: str, period: str) -> dict[str, dict[str, Any]]:
         """Village values of ``township``'s active return for the quarter before ``period``, by village."""
         prev = shift(period, -1)
+        if (township, prev) in self._pending:
+            return self._pending[(township, prev)]
         if prev not in self._by_period:
             cur = self.con.execute(
                 """SELECT v.* EXCLUDE (submission_id, period, source_row)
@@ -541,8 +548,13 @@ class History:
             self._by_period[prev] = table
         return self._by_period[prev].get(township, {})
 
+    def remember(self, township: str, period: str, records: list[dict[str, Any]]) -> None:
+        """Village values of a file staged but not stored yet (a later file of the same run compares with them)."""
+        self._pending[(township, period)] = {r["village_code"]: r for r in records}
+
     def clear(self) -> None:
         self._by_period.clear()
+        self._pending.clear()
 
 
 # ============================================================================ storing
@@ -574,7 +586,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> 
 
 
 def _store(con: duckdb.DuckDBPyConnection, staged: list[Staged], uploaded_by: str | None,
-           uploaded_at: dt.datetime | None) -> None:
+           uploaded_at: dt.datetime | Callable[[str], dt.datetime] | None) -> None:
     """Store ``staged`` files in one transaction, each superseding the active one of its township/period.
 
     ``staged`` never holds two files for the same township and period (the caller flushes first).
@@ -596,7 +608,7 @@ def _store(con: duckdb.DuckDBPyConnection, staged: list[Staged], uploaded_by: st
         if not new:
             return
         ids = [r[0] for r in con.execute("SELECT nextval('submission_seq') FROM range(?)", [len(new)]).fetchall()]
-        now = uploaded_at or dt.datetime.now()
+        now = dt.datetime.now()
         subs, values, problems, columns, supersede = [], {"village": [], "township": []}, [], [], []
         for s, sid in zip(new, ids):
             r = s.report
@@ -607,7 +619,8 @@ def _store(con: duckdb.DuckDBPyConnection, staged: list[Staged], uploaded_by: st
             subs.append({"id": sid, "township_code": r.township_code, "period": r.period,
                          "file_name": Path(s.ret.name).name, "file_kind": s.ret.kind, "sha256": s.ret.sha256,
                          "size_bytes": len(s.ret.data), "archive_path": archived[staged.index(s)],
-                         "template_version": s.template_version, "uploaded_at": now, "uploaded_by": uploaded_by,
+                         "template_version": s.template_version,
+                         "uploaded_at": (uploaded_at(s.ret.name) if callable(uploaded_at) else uploaded_at) or now, "uploaded_by": uploaded_by,
                          "status": "active", "superseded_by": None, "village_rows": len(s.records["village"]),
                          "township_rows": len(s.records["township"]), "warnings": len(r.warnings)})
             for key, recs in s.records.items():
@@ -663,13 +676,7 @@ def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, by
         last_flush[0] = time.monotonic()
         if not pending:
             return
-        when = uploaded_at
-        groups: dict[Any, list[Staged]] = {}
-        for s in pending:
-            key = when(s.ret.name) if callable(when) else when
-            groups.setdefault(key, []).append(s)
-        for key, group in groups.items():
-            _store(con, group, uploaded_by, key)
+        _store(con, pending, uploaded_by, uploaded_at)
         pending.clear()
         history.clear()
 
@@ -690,6 +697,7 @@ def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, by
                        for p in pending):
                     flush()  # the earlier one must be stored before this one supersedes it
                 pending.append(staged)
+                history.remember(report.township_code, report.period, staged.records["village"])
                 if len(pending) >= BATCH or time.monotonic() - last_flush[0] >= BATCH_SECONDS:
                     flush()
         reports.append(report)
