@@ -1,18 +1,42 @@
-"""乡村治理目标监测 — Streamlit entry: frames every page, then runs the selected one."""
+"""乡村治理目标监测 — Streamlit entry: frames every page (title, sidebar controls), then runs the
+selected one inside the dashboard's one error boundary (dashboard/ui.py: guard)."""
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import streamlit as st
 
-from dashboard import queries
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` without an installed package
+    sys.path.insert(0, str(ROOT))
+
+from dashboard import queries, ui  # noqa: E402
 
 st.set_page_config(page_title="乡村治理目标监测", page_icon="📊", layout="wide")
+st.set_option("client.showErrorDetails", "none")
 
-PAGES = [
-    st.Page("app_pages/catalog.py", title="目标目录", icon="📋", default=True),
-    st.Page("app_pages/region.py", title="区划名录", icon="🗺️"),
-]
+PAGES = {
+    "监测": [
+        st.Page("app_pages/overview.py", title="总览", icon="📊", url_path="overview", default=True),
+        st.Page("app_pages/map.py", title="进度地图", icon="🗺️", url_path="map"),
+        st.Page("app_pages/laggards.py", title="后进名单", icon="📉", url_path="laggards"),
+        st.Page("app_pages/trends.py", title="趋势", icon="📈", url_path="trends"),
+    ],
+    "报送与督办": [
+        st.Page("app_pages/upload.py", title="数据上报", icon="📤", url_path="upload"),
+        st.Page("app_pages/completeness.py", title="报送情况", icon="🗓️", url_path="completeness"),
+        st.Page("app_pages/milestones.py", title="任务督办", icon="✅", url_path="milestones"),
+    ],
+    "参考": [
+        st.Page("app_pages/catalog.py", title="目标目录", icon="📋", url_path="catalog"),
+        st.Page("app_pages/region.py", title="区划名录", icon="🏘️", url_path="region"),
+    ],
+}
 
-queries.ensure_database()
-nav = st.navigation(PAGES)
-st.sidebar.caption("乡村治理目标监测 · 民政")
-nav.run()
+with ui.guard():
+    queries.ensure_database()
+    nav = st.navigation(PAGES)
+    st.sidebar.markdown("**乡村治理目标监测** · 民政")
+    ui.controls()
+    nav.run()

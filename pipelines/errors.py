@@ -84,6 +84,21 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     # --- ingest: the store ----------------------------------------------------------
     "ING050": ("error", "没有需要导入的文件", "no files given"),
     "ING051": ("error", "找不到报送记录:{detail}", "no such submission: {detail}"),
+    # --- progress (indicators, progress, laggards, completeness, task and county updates) ----------
+    "PRG001": ("error", "找不到目标 {target};可用 rural-targets targets 查看目标编号", "unknown target {target}"),
+    "PRG002": ("error", "目标 {target} 不属于规划 {plan}", "target {target} is not a target of plan {plan}"),
+    "PRG004": ("error", "层级 {level} 无效,可用:{known}", "unknown level {level}; known: {known}"),
+    "PRG005": ("error", "状态 {status} 无效,可用:{known}", "unknown status {status}; known: {known}"),
+    "PRG010": ("error", "找不到规划 {plan};可用的规划:{known}", "unknown plan {plan}; known plans: {known}"),
+    "PRG011": ("error", "规划 {plan} 中没有督办任务 {task};可用的任务:{known}", "plan {plan} has no task {task}; known: {known}"),
+    "PRG012": ("error", "{unit} 不是任务 {task} 的责任单位;责任单位:{known}", "{unit} is not responsible for task {task}; responsible: {known}"),
+    "PRG013": ("error", "进展状态 {status} 无效,只能填 {known}", "unknown task status {status}; use {known}"),
+    "PRG014": ("error", "任务 {task}({unit}):状态为\"已完成\"时必须填写完成日期,其他状态不填完成日期",
+               "task {task} ({unit}): a done date goes with status 已完成 and only with it"),
+    "PRG015": ("error", "{field} 的日期 {value} 无效(应为 YYYY-MM-DD)", "{field}: invalid date {value}"),
+    "PRG020": ("error", "年份 {year} 无效(应为1990–2100之间的整数)", "invalid year {year}"),
+    "PRG021": ("error", "区县情况表没有字段 {field};可用字段:{known}", "county sheet has no field {field}; known: {known}"),
+    "PRG022": ("error", "字段 {field} 的值 {value} 无效", "invalid value {value} for {field}"),
     # --- general ------------------------------------------------------------
     "GEN001": ("error", "文件 {file} 不存在", "file {file} does not exist"),
     "GEN002": ("error", "数据库 {db} 正被另一个程序写入,请稍后再试(DuckDB 同一时间只允许一个写入进程)",
@@ -97,9 +112,11 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                "no returns in the database yet; upload returns or run rural-targets init"),
     "DSH004": ("warning", "数据库中还没有区划名录。请在命令行运行 rural-targets init(示例数据)或 rural-targets registry load 文件",
                "no units in the database; run rural-targets init or registry load"),
-    "DSH005": ("warning", "进度评估模块({module})尚未安装,本页暂不能显示;请更新程序后再试", "progress module {module} is not available yet"),
-    "DSH006": ("error", "{what} 中没有可下载的内容", "nothing to download in {what}"),
-    "DSH007": ("error", "任务 {task} 的状态 \"{value}\" 无效,可选:{choices}", "task {task}: invalid status {value}; choose one of {choices}"),
+    "DSH005": ("warning", "评估模块 {module} 尚未安装,本页暂不能显示;请更新程序后再试", "module {module} is not available yet"),
+    "DSH006": ("warning", "所选规划不适用于{scope},或{scope}还没有可评估的数据;请在侧栏换一个规划或范围",
+               "the plan does not apply to {scope}, or {scope} has no data to judge yet"),
+    "DSH007": ("warning", "《{plan}》没有督办任务或按期完成类目标;任务清单见四川省规划(sichuan-2021),按期报送类目标见常德、潜江规划",
+               "plan {plan} has no tasks or dated milestones"),
 }
 
 SEVERITIES = ("error", "warning")

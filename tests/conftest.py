@@ -23,3 +23,45 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip("../shared/data 不存在:跳过真实名录测试")
     return path
+
+
+# ---------------------------------------------------------------- the dashboard's sample database
+
+@pytest.fixture(scope="session")
+def sample_db_file(tmp_path_factory) -> Path:
+    """The sample database (`rural-targets init`: the sample city and its returns 2018Q4–2025Q4),
+    built once per test session into a temporary file; tests copy it (``dash_db``).
+
+    ``RURAL_TARGETS_TEST_SAMPLE_DB`` may name an already built sample database to copy instead
+    (a development shortcut; CI always builds it).
+    """
+    import os
+    import shutil
+
+    from pipelines.samples import init_database
+
+    path = tmp_path_factory.mktemp("sample-db") / "sample.duckdb"
+    prebuilt = os.environ.get("RURAL_TARGETS_TEST_SAMPLE_DB")
+    if prebuilt and Path(prebuilt).is_file() and not os.environ.get("CI"):
+        shutil.copyfile(prebuilt, path)
+        return path
+    con = connect(path)
+    try:
+        report = init_database(con, progress=False)
+    finally:
+        con.close()
+    assert report.get("rejected", 0) == 0, report
+    return path
+
+
+@pytest.fixture
+def dash_db(sample_db_file, tmp_path, monkeypatch) -> Path:
+    """A private copy of the sample database, named by $RURAL_TARGETS_DB for the dashboard."""
+    import shutil
+
+    from pipelines.db import ENV_VAR
+
+    path = tmp_path / "dash.duckdb"
+    shutil.copyfile(sample_db_file, path)
+    monkeypatch.setenv(ENV_VAR, str(path))
+    return path

@@ -1,33 +1,164 @@
-"""The dashboard renders on the sample database (Streamlit AppTest, a real DuckDB file)."""
+"""The dashboard on the sample database (Streamlit AppTest, a real DuckDB file).
+
+The sample database (`rural-targets init`: the sample city, its returns 2018Q4–2025Q4) is built
+once per test session (conftest.py: ``sample_db_file``); each test works on its own copy
+(``dash_db``). Every page: renders without exception, shows its key widgets, and changes its
+content when a control changes.
+"""
 from __future__ import annotations
 
+import datetime as dt
+import io
+import json
+import subprocess
+import sys
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
+import yaml
 from streamlit.testing.v1 import AppTest
 
 from pipelines import db
-from pipelines.samples import REGION_DIR
 from pipelines.registry import load_registry
+from pipelines.samples import REGION_DIR
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "dashboard" / "app.py")
+BAD_DIR = ROOT / "data" / "samples" / "bad"
+GOOD = ROOT / "data" / "samples" / "returns" / "439921101000_黄嘴镇_2025Q4.xlsx"
+WARNED = BAD_DIR / "ING040_数值异常变化.xlsx"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CITY, COUNTY, TOWNSHIP = "439900000000", "439921000000", "439921101000"   # 示例市, 碧泉县, 黄嘴镇
+PAGES = {
+    "overview": "总览", "map": "进度地图", "laggards": "后进名单", "trends": "趋势", "upload": "数据上报",
+    "completeness": "报送情况", "milestones": "任务督办", "catalog": "目标目录", "region": "区划名录",
+}
 
 
-@pytest.fixture
-def sample_db(tmp_path, monkeypatch):
-    path = tmp_path / "dash.duckdb"
+def app(page: str | None = None, params: dict[str, str] | None = None, **state) -> AppTest:
+    """The dashboard at ``page`` (a file stem of dashboard/app_pages) with sidebar state, run once."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
+    for k, v in state.items():
+        at.session_state[k] = v
+    if page:
+        at.switch_page(f"app_pages/{page}.py")
+    return at.run()
+
+
+def ok(at: AppTest) -> AppTest:
+    """No exception and no unexpected error (the catalogue's DSH001 means an internal error)."""
+    assert not at.exception, [e.message for e in at.exception]
+    internal = [e.value for e in at.error if "DSH001" in str(e.value)]
+    assert not internal, internal
+    return at
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(str(x.value) for kind in ("markdown", "caption", "warning", "info", "error", "success")
+                     for x in at.get(kind))
+
+
+# ---------------------------------------------------------------- the frame
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_with_the_sidebar(dash_db, page):
+    at = ok(app(page, plan="changde-2018"))
+    assert at.title[0].value == PAGES[page]
+    for key in ("plan", "asof", "city", "county"):
+        assert at.selectbox(key=key) is not None
+    assert at.radio(key="basis").value == "now"
+    assert at.selectbox(key="asof").value == "2025Q4"          # the latest quarter with returns
+    assert at.selectbox(key="city").value == CITY
+    # drilling down to a county and a township: the page still renders, for the narrower scope
+    at.selectbox(key="county").select(COUNTY).run()
+    ok(at)
+    assert at.selectbox(key="township").value is None
+    at.selectbox(key="township").select(TOWNSHIP).run()
+    ok(at)
+    assert TOWNSHIP in str(at.query_params["township"])
+
+
+def test_view_is_read_from_the_link_and_written_back(dash_db):
+    at = ok(app("catalog", params={"plan": "jiaxing-2018", "asof": "2020Q2", "county": COUNTY}))
+    assert at.selectbox(key="plan").value == "jiaxing-2018"
+    assert at.selectbox(key="asof").value == "2020Q2"
+    assert at.selectbox(key="county").value == COUNTY
+    assert at.query_params["plan"] == ["jiaxing-2018"] or at.query_params["plan"] == "jiaxing-2018"
+    # a change in the sidebar goes into the URL
+    at.selectbox(key="county").select(None).run()
+    ok(at)
+    assert "county" not in at.query_params
+    at.selectbox(key="plan").select("changde-2018").run()
+    assert "changde-2018" in str(at.query_params["plan"])
+    # the view is kept when switching pages
+    at.switch_page("app_pages/region.py").run()
+    assert at.selectbox(key="plan").value == "changde-2018" and at.selectbox(key="asof").value == "2020Q2"
+    # a target in the link is kept through pages without targets and selected on the first that has them
+    at = ok(app("catalog", params={"plan": "changde-2018", "target": "cd-volunteers"}))
+    assert "cd-volunteers" in str(at.query_params["target"])
+    at.switch_page("app_pages/trends.py").run()
+    assert at.selectbox(key="trend_target").value == "cd-volunteers"
+
+
+def test_a_bad_link_parameter_is_a_warning_not_an_error(dash_db):
+    at = ok(app("catalog", params={"plan": "nowhere-1999", "county": "123"}))
+    warnings = [w.value for w in at.warning]
+    assert any("链接中的规划" in w and "nowhere-1999" in w for w in warnings), warnings
+    assert at.selectbox(key="plan").value in {"beijing-2021", "changde-2018", "jiaxing-2018", "qianjiang-2021",
+                                              "sichuan-2021"}
+
+
+def test_an_empty_database_says_where_to_upload(tmp_path, monkeypatch):
+    path = tmp_path / "empty.duckdb"
     con = db.connect(path)
     load_registry(con, [REGION_DIR / "units.csv"], geojson=REGION_DIR / "boundaries.geojson")
     con.close()
     monkeypatch.setenv(db.ENV_VAR, str(path))
-    return path
+    for page in ("overview", "laggards", "trends", "completeness"):
+        at = ok(app(page))
+        assert any("还没有任何乡镇报表" in w.value for w in at.warning), page
+        assert any(link.proto.page.endswith("upload.py") or "数据上报" in link.label for link in at.get("page_link"))
+    at = ok(app("upload"))               # the upload page itself works on an empty database
+    assert at.get("file_uploader")
 
 
-def test_catalog_page_lists_every_plan_with_its_clauses(sample_db):
-    at = AppTest.from_file(APP, default_timeout=30).run()
+def test_a_locked_database_is_a_message_not_a_traceback(dash_db):
+    """Another process writing (the CLI) → GEN002 请稍后再试, never a traceback."""
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); time.sleep(60)"),
+        str(dash_db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        at = app("catalog")
+        assert not at.exception
+        errors = [e.value for e in at.error]
+        assert any("请稍后再试" in e and "GEN002" in e for e in errors), errors
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_an_internal_error_shows_a_message_without_traceback(dash_db, monkeypatch):
+    from dashboard import queries
+
+    def broken(*_a, **_k):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(queries, "unit_counts", broken)
+    at = app("region")
     assert not at.exception
-    assert at.title[0].value == "目标目录"
+    [err] = [e.value for e in at.error]
+    assert "DSH001" in err and "ZeroDivisionError" in err and "Traceback" not in err and "boom" not in err
+
+
+# ---------------------------------------------------------------- 目标目录, 区划名录
+
+def test_catalog_page_lists_every_plan_with_its_clauses(dash_db):
+    at = ok(app("catalog"))
     plan_box = at.selectbox(key="plan")
     assert len(plan_box.options) == 5
     first = at.dataframe[0].value
@@ -36,14 +167,306 @@ def test_catalog_page_lists_every_plan_with_its_clauses(sample_db):
     assert len(second) == 8 and "jx-social-orgs-10" in list(second["编号"])
     assert list(first["编号"]) != list(second["编号"])
     assert any("每个农村社区要建成10个以上社区社会组织" in m.value for m in at.markdown)
+    assert [b.label for b in at.get("download_button")][:2] == ["⬇ 下载 Excel", "⬇ 下载 CSV"]
 
 
-def test_region_page_shows_the_sample_city(sample_db):
-    at = AppTest.from_file(APP, default_timeout=30).run()
-    at.switch_page("app_pages/region.py").run()
-    assert not at.exception
+def test_region_page_shows_the_sample_city(dash_db):
+    at = ok(app("region"))
     metrics = {m.label: m.value for m in at.metric}
     levels = pd.read_csv(REGION_DIR / "units.csv", dtype=str)["level"].value_counts()
     assert metrics["村"] == f"{levels['village']:,}" and metrics["区县"] == f"{levels['county']:,}"
     towns = at.dataframe[0].value
     assert len(towns) >= 9
+    at.selectbox(key="region_county").select(COUNTY).run()
+    assert list(at.dataframe[0].value["统计用区划代码"]) != list(towns["统计用区划代码"])
+
+
+# ---------------------------------------------------------------- 总览
+
+def test_overview_has_a_card_per_target_and_drills_into_one(dash_db):
+    at = ok(app("overview", plan="changde-2018", asof="2020Q2"))
+    from pipelines.catalog import catalog
+    n_targets = len(catalog().plan("changde-2018").targets)
+    cards = [b for b in at.button if b.key and b.key.startswith("ov_card_")]
+    assert len(cards) == n_targets
+    body = texts(at)
+    assert "完成进度" in body and "序时进度" in body and "<svg" in body          # bars and sparklines
+    assert at.get("plotly_chart")                                               # the selected target's trend
+    assert at.selectbox(key="ov_target").value == "cd-reserve-123"
+    at.button(key="ov_card_cd-elder-assoc").click().run()
+    ok(at)
+    assert at.selectbox(key="ov_target").value == "cd-elder-assoc"
+    assert "cd-elder-assoc" in str(at.query_params["target"])
+    detail = at.dataframe[0].value
+    assert len(detail) == 4 and set(detail["状态"]) <= {"进度正常", "进度滞后", "严重滞后", "已达标", "无数据",
+                                                       "已逾期未达标", "即将到期", "逾期完成"}
+    before = texts(at)
+    at.selectbox(key="asof").select("2019Q2").run()
+    ok(at)
+    assert texts(at) != before
+
+
+def test_overview_as_known_then_uses_only_returns_that_had_arrived(dash_db):
+    at = ok(app("overview", plan="changde-2018", asof="2020Q2"))
+    assert any("按现有全部数据" in c.value for c in at.caption)
+    now = at.dataframe[0].value
+    at.radio(key="basis").set_value("then").run()
+    ok(at)
+    assert any("按当时已报送的数据" in c.value for c in at.caption)
+    assert "then" in str(at.query_params["basis"])
+    then = at.dataframe[0].value
+    assert list(then["代码"]) and set(then["代码"]) == set(now["代码"])
+    # a link with basis=then opens the same view
+    again = ok(app("overview", params={"plan": "changde-2018", "asof": "2020Q2", "basis": "then"}))
+    assert again.radio(key="basis").value == "then"
+
+
+# ---------------------------------------------------------------- 进度地图
+
+def _deck(at: AppTest) -> dict:
+    return json.loads(at.get("deck_gl_json_chart")[0].proto.json)
+
+
+def test_map_is_offline_with_chinese_tooltips_and_colours_by_status_or_value(dash_db):
+    at = ok(app("map", plan="changde-2018", asof="2020Q2", sel_target="cd-elder-assoc"))
+    deck = _deck(at)
+    assert deck.get("mapProvider") in (None, "") and not deck.get("mapStyle")     # no basemap, no tile requests
+    layer = deck["layers"][0]
+    assert layer["@@type"] == "GeoJsonLayer"
+    feats = layer["data"]["features"]
+    assert len(feats) == 4                                                       # the four counties
+    props = feats[0]["properties"]
+    assert props["name"] and props["status_text"] in {"进度正常", "进度滞后", "严重滞后", "已达标", "无数据",
+                                                       "已逾期未达标"} and "%" in props["value_text"]
+    tooltip = json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip)["html"]
+    assert "数值" in tooltip and "目标" in tooltip and "状态" in tooltip
+    assert any("图例" in m.value for m in at.markdown)
+    by_status = [f["properties"]["fill"] for f in feats]
+    at.radio(key="map_mode").set_value("value").run()
+    ok(at)
+    assert [f["properties"]["fill"] for f in _deck(at)["layers"][0]["data"]["features"]] != by_status
+    at.radio(key="map_level").set_value("township").run()
+    assert len(_deck(at)["layers"][0]["data"]["features"]) == 41
+
+
+def test_map_shows_village_points_when_a_township_is_selected(dash_db):
+    at = ok(app("map", plan="changde-2018", county=COUNTY, township=TOWNSHIP, sel_target="cd-service-platform"))
+    deck = _deck(at)
+    kinds = [layer["@@type"] for layer in deck["layers"]]
+    assert kinds == ["GeoJsonLayer", "ScatterplotLayer"]
+    villages = deck["layers"][1]["data"]
+    assert len(villages) == 8 and all(v["name"] for v in villages)
+
+
+# ---------------------------------------------------------------- 后进名单
+
+def test_laggards_are_ranked_filtered_and_exported_for_a_circular(dash_db):
+    at = ok(app("laggards", plan="changde-2018", asof="2020Q2", sel_target="cd-elder-assoc"))
+    table = at.dataframe[0].value
+    assert list(table.columns[:6]) == ["排名", "单位", "所属", "当前值", "目标值", "差距"]
+    assert list(table["排名"]) == sorted(table["排名"])
+    at.radio(key="lag_level").set_value("township").run()
+    ok(at)
+    towns = at.dataframe[0].value
+    assert len(towns) > len(table)
+    at.multiselect(key="lag_status").set_value(["lagging"]).run()
+    assert set(at.dataframe[0].value["状态"]) == {"进度滞后"}
+    at.number_input(key="lag_top").set_value(3).run()
+    assert len(at.dataframe[0].value) <= 3
+    labels = [b.label for b in at.get("download_button")]
+    assert "⬇ 下载 Excel" in labels and "⬇ 下载 CSV" in labels
+
+
+def test_circular_xlsx_has_title_date_and_severe_rows_in_red(dash_db):
+    from dashboard import exports, queries
+
+    ranked = queries.rank_laggards("changde-2018", "cd-first-secretary", "township", "2020Q2", CITY)
+    assert len(ranked) and ranked["status"].isin(exports.SEVERE).any()
+    data = exports.circular_xlsx(ranked, title="重点村第一书记全覆盖后进名单", subtitle="(常德)", unit="%",
+                                 scope="示例市", asof_text="截至2020年第2季度", parents={}, notes=["说明"],
+                                 made=dt.date(2020, 7, 20))
+    ws = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert ws["A1"].value == "重点村第一书记全覆盖后进名单"
+    assert "截至2020年第2季度" in ws["A3"].value and "2020年7月20日" in ws["A3"].value
+    header = [c.value for c in ws[5]]
+    assert header[:3] == ["排名", "单位", "所属"] and "状态" in header
+    status_col = header.index("状态") + 1
+    for r in range(6, 6 + len(ranked)):
+        severe = ws.cell(r, status_col).value in ("严重滞后", "已逾期未达标")
+        colour = ws.cell(r, 2).font.color
+        assert (colour is not None and colour.rgb.endswith("C00000")) == severe
+    assert ws.print_title_rows == "$5:$5" or ws.print_title_rows == "5:5"
+
+
+# ---------------------------------------------------------------- 趋势
+
+def test_trends_draw_target_pace_deadline_and_projection(dash_db):
+    at = ok(app("trends", plan="changde-2018", asof="2019Q4", sel_target="cd-elder-assoc"))
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t.get("name") for t in spec["data"]]
+    assert "示例市" in names and "序时进度线" in names and "按当前速度预计" in names
+    shapes = spec["layout"].get("shapes", [])
+    assert len(shapes) >= 2                                                       # target line and deadline
+    annotations = " ".join(a.get("text", "") for a in spec["layout"].get("annotations", []))
+    assert "目标" in annotations and "截止" in annotations
+    assert len(at.multiselect[0].value) == 3                                      # three units below by default
+    at.selectbox(key="trend_target").select("cd-volunteers").run()
+    ok(at)
+    spec2 = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec2["layout"]["title"]["text"] != spec["layout"]["title"]["text"]
+
+
+# ---------------------------------------------------------------- 数据上报
+
+def test_upload_dry_run_shows_errors_then_stores_good_returns(dash_db):
+    at = ok(app("upload"))
+    assert at.get("file_uploader")
+    bad = BAD_DIR / "ING010_数字格填了文字.xlsx"
+    expected = next(f for f in yaml.safe_load((BAD_DIR / "expected.yaml").read_text(encoding="utf-8"))["files"]
+                    if f["file"] == bad.name)
+    at.get("file_uploader")[0].set_value((bad.name, bad.read_bytes(), XLSX)).run()
+    ok(at)
+    summary = at.dataframe[0].value
+    assert summary["结果"].iloc[0] == "有错误,不能导入" and summary["错误"].iloc[0] >= 1
+    problems = at.dataframe[1].value
+    assert list(problems.columns[:5]) == ["类别", "工作表", "单元格", "字段", "问题及修改方法"]
+    assert expected["cell"] in set(problems["单元格"]) and expected["code"] in set(problems["代码"])
+    assert at.button(key="upload_confirm").disabled
+    assert any("有错误" in e.value for e in at.error)
+
+    # a return with a warning only: checked, then stored, superseding the sample's submission
+    at.get("file_uploader")[0].set_value((WARNED.name, WARNED.read_bytes(), XLSX)).run()
+    assert at.dataframe[0].value["结果"].iloc[0] == "检查通过,可导入"
+    confirm = at.button(key="upload_confirm")
+    assert not confirm.disabled and confirm.label == "确认导入 1 个文件"
+    confirm.click().run()
+    ok(at)
+    assert any("导入完成" in s.value for s in at.success)
+    assert any("替换了第" in m.value for m in at.markdown)
+
+    # the committed good sample (data/samples/returns) is stored again over it
+    at.get("file_uploader")[0].set_value((GOOD.name, GOOD.read_bytes(), XLSX)).run()
+    at.button(key="upload_confirm").click().run()
+    ok(at)
+    result = at.dataframe[0].value
+    assert result["文件"].iloc[0] == GOOD.name and result["结果"].iloc[0].startswith("已导入")
+    con = db.connect(dash_db, read_only=True)
+    try:
+        rows = con.execute("SELECT file_name, status, uploaded_by FROM submissions WHERE township_code = ? "
+                           "AND period = '2025Q4' ORDER BY id", [TOWNSHIP]).fetchall()
+    finally:
+        con.close()
+    assert rows[-1] == (GOOD.name, "active", "数据上报页面") and rows[-2][:2] == (WARNED.name, "superseded")
+
+    # uploading the same file again changes nothing
+    at.get("file_uploader")[0].set_value((GOOD.name, GOOD.read_bytes(), XLSX)).run()
+    assert at.dataframe[0].value["结果"].iloc[0].startswith("未变化")
+    assert at.button(key="upload_confirm").disabled
+
+
+def test_upload_many_files_at_once(dash_db):
+    files = [(p.name, p.read_bytes(), XLSX) for p in sorted(BAD_DIR.glob("ING01*.xlsx"))[:4]] + [
+        (WARNED.name, WARNED.read_bytes(), XLSX)]
+    at = ok(app("upload"))
+    at.get("file_uploader")[0].set_value(files).run()
+    ok(at)
+    summary = at.dataframe[0].value
+    assert len(summary) == 5 and (summary["结果"] == "有错误,不能导入").sum() == 4
+    assert at.button(key="upload_confirm").label == "确认导入 1 个文件"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["可以导入"] == "1" and metrics["有错误"] == "4"
+
+
+def test_blank_templates_for_a_township_and_a_county(dash_db):
+    import zipfile
+
+    from dashboard import queries
+
+    at = ok(app("upload", county=COUNTY))
+    assert at.selectbox(key="tpl_county").value == COUNTY
+    [button] = [b for b in at.get("download_button") if b.key == "tpl_download"]
+    assert button.label.endswith("_2026Q3.xlsx") or ".xlsx" in button.label
+    at.radio(key="tpl_kind").set_value("整个区县(zip)").run()
+    [button] = [b for b in at.get("download_button") if b.key == "tpl_download"]
+    assert button.label.endswith(".zip")
+    data = queries.township_template(TOWNSHIP, "2026Q1")
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    assert "村级情况" in wb.sheetnames
+    with zipfile.ZipFile(io.BytesIO(queries.county_templates(COUNTY, "2026Q1"))) as zf:
+        assert len(zf.namelist()) == 9 and all(n.endswith("_2026Q1.xlsx") for n in zf.namelist())
+
+
+# ---------------------------------------------------------------- 报送情况
+
+def test_completeness_matrix_chase_list_and_export(dash_db):
+    at = ok(app("completeness", plan="changde-2018", county=COUNTY))
+    frames = [d.value for d in at.dataframe]
+    assert frames, "no table"
+    matrix = frames[0]
+    assert len(matrix) == 9                                                      # 碧泉县's townships
+    cells = set(matrix.drop(columns=[c for c in matrix.columns if not str(c)[:4].isdigit()]).stack().astype(str))
+    assert any(c.startswith("按时") for c in cells)
+    labels = [b.label for b in at.get("download_button")]
+    assert "⬇ 下载 Excel" in labels
+    at.selectbox(key="county").select(None).run()
+    ok(at)
+    assert len(at.dataframe[0].value) == 41
+
+
+# ---------------------------------------------------------------- 任务督办
+
+def test_milestones_list_tasks_and_record_an_update_with_history(dash_db):
+    at = ok(app("milestones", plan="sichuan-2021"))
+    assert len(at.expander) >= 10
+    assert any("村民小组调整优化" in e.label for e in at.expander)
+    assert any("还没有任何进展登记" in i.value for i in at.info)
+    at.selectbox(key="ms_task").select("sc-task-02").run()
+    form_unit = next(s for s in at.selectbox if s.label == "责任单位")
+    form_unit.select("民政厅")
+    next(r for r in at.radio if r.label == "进展状态").set_value("已完成")
+    at.date_input[0].set_value(dt.date(2021, 4, 20))
+    at.text_area[0].input("已印发换届工作方案")
+    at.get("form_submit_button")[0].click().run()
+    ok(at)
+    assert any("已登记" in s.value for s in at.success)
+    history = at.dataframe[-1].value
+    assert list(history["任务"]) == ["sc-task-02"] and history["状态"].iloc[0] == "已完成"
+    # a done date is required for 已完成: the catalogue's message, nothing stored
+    at.selectbox(key="ms_task").select("sc-task-03").run()
+    next(r for r in at.radio if r.label == "进展状态").set_value("已完成")
+    at.get("form_submit_button")[0].click().run()
+    assert not at.exception and at.error and "PRG014" in at.error[0].value
+    assert len(at.dataframe[-1].value) == 1
+    # a plan without tasks says where they are
+    at.selectbox(key="plan").select("jiaxing-2018").run()
+    assert any("sichuan-2021" in w.value for w in at.warning)
+
+
+# ---------------------------------------------------------------- downloads everywhere
+
+@pytest.mark.parametrize("page", ["catalog", "region", "overview", "laggards", "upload", "milestones"])
+def test_tables_are_downloadable(dash_db, page):
+    at = ok(app(page, plan="changde-2018" if page != "milestones" else "sichuan-2021"))
+    labels = [b.label for b in at.get("download_button")]
+    assert "⬇ 下载 Excel" in labels or any(l.startswith("⬇ 下载 ") for l in labels), labels
+
+
+def test_table_xlsx_and_csv_are_readable_with_chinese_headers():
+    from dashboard import ui
+
+    df = pd.DataFrame({"单位": ["黄嘴镇", "枫桥镇"], "数值": [1.5, None], "日期": [dt.date(2025, 3, 31), None]})
+    wb = openpyxl.load_workbook(io.BytesIO(ui.xlsx_bytes(df, title="测试表")))
+    ws = wb.active
+    assert ws["A1"].value == "测试表" and [c.value for c in ws[3]] == ["单位", "数值", "日期"]
+    assert ws["A4"].value == "黄嘴镇" and ws["B5"].value is None
+    csv = ui.csv_bytes(df)
+    assert csv.startswith(b"\xef\xbb\xbf") and "黄嘴镇" in csv.decode("utf-8-sig")
+
+
+def test_formats_are_chinese():
+    from dashboard import ui
+
+    assert ui.fmt_date(dt.date(2025, 12, 31)) == "2025年12月31日"
+    assert ui.fmt_period("2024Q3") == "2024年第3季度"
+    assert ui.fmt_num(1234567) == "1,234,567" and ui.fmt_num(63.456, "%") == "63.5%" and ui.fmt_num(None) == "—"
+    assert ui.fmt_pct(0.634) == "63.4%"

@@ -1,19 +1,28 @@
 """区划名录: the units in the database (the synthetic sample city on first run)."""
 import streamlit as st
 
-from dashboard import queries
+from dashboard import queries, ui
 
-st.title("区划名录")
+view = ui.view()
+ui.page_header("区划名录")
 counts = queries.unit_counts()
 if counts.empty:
-    st.info("数据库中还没有区划。请运行 `rural-targets registry load 文件` 导入统计用区划代码。")
+    ui.catalogue_warning("DSH004")
     st.stop()
 cols = st.columns(len(counts))
 for col, row in zip(cols, counts.itertuples()):
     col.metric(row.层级, f"{row.单位数:,}")
 counties = queries.units(level="county")
-choice = st.selectbox("区县", counties["code"], format_func=dict(zip(counties["code"], counties["name"])).get)
+names = dict(zip(counties["code"], counties["name"]))
+options = list(counties["code"])
+default = options.index(view.county) if view.county in options else 0
+choice = st.selectbox("区县", options, index=default, format_func=names.get, key="region_county")
 towns = queries.units(level="township", parent=choice)
-st.dataframe(towns[["code", "name", "population", "elderly_population", "lon", "lat"]].rename(columns={
-    "code": "统计用区划代码", "name": "名称", "population": "人口", "elderly_population": "60岁及以上", "lon": "经度", "lat": "纬度"}),
-    hide_index=True, use_container_width=True)
+table = towns[["code", "name", "population", "elderly_population", "lon", "lat"]].rename(columns={
+    "code": "统计用区划代码", "name": "名称", "population": "人口", "elderly_population": "60岁及以上",
+    "lon": "经度", "lat": "纬度"})
+ui.table(table, f"区划名录_{names.get(choice, choice)}", "region", title=f"{names.get(choice, choice)} 乡镇(街道)名录",
+         column_config={"人口": st.column_config.NumberColumn(format="localized"),
+                        "60岁及以上": st.column_config.NumberColumn(format="localized"),
+                        "经度": st.column_config.NumberColumn(format="%.4f"),
+                        "纬度": st.column_config.NumberColumn(format="%.4f")})

@@ -1,0 +1,121 @@
+"""数据上报: check returns (dry run), confirm to store them; blank templates; recent uploads."""
+
+import streamlit as st
+
+from dashboard import queries, ui, uploads
+from pipelines.periods import quarters, shift
+
+view = ui.view()
+ui.page_header("数据上报", view)
+ss = st.session_state
+ss.setdefault("upload_gen", 0)
+
+tab_up, tab_tpl, tab_recent = st.tabs(["上传报表", "下载空白模板", "最近报送"])
+
+# ------------------------------------------------------------------ upload: check, then confirm
+with tab_up:
+    st.markdown("把填好的乡镇季度报表拖到下面(可一次多个,.xlsx / .xls / .xlsm / .csv)。系统先**检查**每个文件、"
+                "列出需要修改的单元格,**确认后**才导入数据库;同一乡镇同一季度再次上传会替换原报送(原报送保留可查)。")
+    files = st.file_uploader("选择报表文件", type=uploads.ACCEPTED, accept_multiple_files=True,
+                             key=f"upload_files_{ss['upload_gen']}", help="可一次选择多个文件")
+    payload = [(f.name, f.getvalue()) for f in files or []]
+
+    result = ss.get("upload_result")
+    if result and not payload:
+        st.success(f"导入完成:共 {len(result)} 个文件。")
+        for r in result:
+            st.markdown(f"{'✅' if r.status in ('stored', 'unchanged') else '❌'} **{r.file}**:{uploads.outcome(r)}")
+        ui.table(uploads.report_table(result), "导入结果", "upload_result")
+
+    if payload:
+        sig = uploads.signature(payload)
+        if ss.get("upload_sig") != sig:
+            bar = st.progress(0.0, text=f"正在检查 {len(payload)} 个文件 …")
+            reports = queries.check_uploads(
+                payload, progress=lambda i, n, r: bar.progress(i / n, text=f"已检查 {i}/{n}:{r.file}"))
+            bar.empty()
+            ss["upload_sig"], ss["upload_check"] = sig, reports
+            ss.pop("upload_result", None)
+        reports = ss["upload_check"]
+        ok = [r for r in reports if r.status == "valid"]
+        same = [r for r in reports if r.status == "unchanged"]
+        bad = [r for r in reports if r.status == "rejected"]
+        st.subheader("检查结果")
+        c1, c2, c3 = st.columns(3)
+        c1.metric("可以导入", len(ok))
+        c2.metric("有错误", len(bad))
+        c3.metric("与已导入相同", len(same))
+        ui.table(uploads.report_table(reports), "报表检查结果", "upload_check")
+        if bad:
+            st.error(f"{len(bad)} 个文件有错误,不能导入。请按下表逐个单元格修改后重新上传;其他文件不受影响。")
+        for r in reports:
+            if not r.problems:
+                continue
+            with st.expander(f"{'❌' if r.errors else '⚠️'} {r.file}:{len(r.errors)} 处错误,{len(r.warnings)} 条提示",
+                             expanded=bool(r.errors) and len(reports) <= 3):
+                st.dataframe(uploads.problem_table(r), hide_index=True, width="stretch")
+        problems = uploads.all_problems(reports)
+        if not problems.empty:
+            ui.downloads(problems, "报表问题清单", "upload_problems", title="报表问题清单")
+
+        to_store = uploads.storable(reports, payload)
+        who = st.text_input("上传人(姓名或单位,可不填)", key="upload_by", max_chars=40)
+        if st.button(f"确认导入 {len(to_store)} 个文件", type="primary", disabled=not to_store, key="upload_confirm"):
+            bar = st.progress(0.0, text=f"正在导入 {len(to_store)} 个文件 …")
+            stored = queries.store_uploads(
+                to_store, uploaded_by=who or "数据上报页面",
+                progress=lambda i, n, r: bar.progress(i / n, text=f"已处理 {i}/{n}:{r.file}"))
+            bar.empty()
+            ss["upload_result"] = stored + [r for r in reports if r.status != "valid"]
+            ss.pop("upload_sig", None)
+            ss.pop("upload_check", None)
+            ss["upload_gen"] += 1  # a fresh, empty uploader
+            st.rerun()
+        if not to_store and reports:
+            st.info("没有可以导入的文件:请修改有错误的文件后重新上传。")
+
+# ------------------------------------------------------------------ blank templates
+with tab_tpl:
+    st.markdown("为一个乡镇下载空白季度报表(.xlsx,已预填所辖村),或为整个区县下载全部乡镇的报表(.zip)。")
+    today = queries.today()
+    last_done = shift(f"{today.year}Q{(today.month - 1) // 3 + 1}", -1)
+    choices = list(reversed(quarters("2018Q4", shift(last_done, 1))))
+    period = st.selectbox("报告期", choices, index=choices.index(last_done), format_func=ui.fmt_period,
+                          key="tpl_period")
+    kind = st.radio("范围", ["一个乡镇(xlsx)", "整个区县(zip)"], horizontal=True, key="tpl_kind")
+    counties = queries.units(level="county", parent=view.city) if view.city else queries.units(level="county")
+    if counties.empty:
+        ui.catalogue_warning("DSH004")
+    else:
+        cnames = dict(zip(counties["code"], counties["name"]))
+        copts = list(counties["code"])
+        county = st.selectbox("区县", copts, index=copts.index(view.county) if view.county in copts else 0,
+                              format_func=cnames.get, key="tpl_county")
+        if kind.startswith("一个乡镇"):
+            towns = queries.units(level="township", parent=county)
+            tnames = dict(zip(towns["code"], towns["name"]))
+            topts = list(towns["code"])
+            town = st.selectbox("乡镇(街道)", topts, index=topts.index(view.township) if view.township in topts else 0,
+                                format_func=tnames.get, key="tpl_township")
+            name = queries.township_template_name(town, period)
+            data = lambda: queries.township_template(town, period)  # noqa: E731 - built when clicked
+        else:
+            name = queries.county_templates_name(county, period)
+            data = lambda: queries.county_templates(county, period)  # noqa: E731
+        st.download_button(f"⬇ 下载 {name}", data=data, file_name=name, key="tpl_download", on_click="ignore",
+                           mime=ui.XLSX_MIME if name.endswith(".xlsx") else "application/zip", type="primary")
+
+# ------------------------------------------------------------------ recent uploads
+with tab_recent:
+    recent = queries.recent_submissions(view.scope, limit=200)
+    if recent.empty:
+        st.info("所选范围内还没有报送。")
+    else:
+        shown = recent.rename(columns={
+            "id": "报送编号", "township_code": "乡镇代码", "township_name": "乡镇(街道)", "period": "报告期",
+            "file_name": "文件", "uploaded_at": "上传时间", "uploaded_by": "上传人", "status": "状态",
+            "superseded_by": "被替换为", "village_rows": "村数", "warnings": "提示数"})
+        shown["状态"] = shown["状态"].map({"active": "有效", "superseded": "已被替换"}).fillna(shown["状态"])
+        shown["报告期"] = shown["报告期"].map(ui.fmt_period)
+        ui.table(shown, f"最近报送_{view.scope_name}", "recent",
+                 column_config={"上传时间": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})

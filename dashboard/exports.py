@@ -1,0 +1,150 @@
+"""Downloads laid out for paper: the 后进名单 as a circular (通报) and the reporting matrix."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+from dashboard import ui
+
+RED = "C00000"
+RED_FILL = PatternFill("solid", fgColor="FDE2E2")
+HEAD_FILL = PatternFill("solid", fgColor="E5E7EB")
+THIN = Side(style="thin", color="808080")
+BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+SEVERE = ("severely_lagging", "missed")
+
+CIRCULAR_COLUMNS = ["排名", "单位", "所属", "当前值", "目标值", "差距", "完成进度", "序时进度", "状态", "最近报送"]
+
+
+def circular_rows(df: pd.DataFrame, parents: dict[str, str]) -> pd.DataFrame:
+    """The laggard rows as the circular shows them (numbers kept as numbers for Excel)."""
+    return pd.DataFrame({
+        "排名": df["rank"].astype(int),
+        "单位": df["unit_name"],
+        "所属": [parents.get(c, "") for c in df["unit_code"]],
+        "当前值": df["value"],
+        "目标值": df["target_value"],
+        "差距": df["value"] - df["target_value"],
+        "完成进度": df["pi"],
+        "序时进度": df["tau"],
+        "状态": df["status"].map(ui.status_zh),
+        "最近报送": [ui.fmt_period(p) if isinstance(p, str) else "未报送" for p in df.get("last_return", [None] * len(df))],
+        "_status": df["status"],
+    })
+
+
+def circular_xlsx(df: pd.DataFrame, *, title: str, subtitle: str, asof_text: str, unit: str, scope: str,
+                  notes: list[str], parents: dict[str, str], made: dt.date | None = None) -> bytes:
+    """后进名单 laid out for a circular (通报): title, as-of date, rank, unit, value, target, gap,
+    status; severely lagging and missed rows in red; A4 portrait, header row repeated on each page."""
+    rows = circular_rows(df, parents)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "后进名单"
+    ncol = len(CIRCULAR_COLUMNS)
+    last = get_column_letter(ncol)
+
+    ws.merge_cells(f"A1:{last}1")
+    ws["A1"] = title
+    ws["A1"].font = Font(name="宋体", bold=True, size=16)
+    ws["A1"].alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    ws.row_dimensions[1].height = 36
+    ws.merge_cells(f"A2:{last}2")
+    ws["A2"] = subtitle
+    ws["A2"].font = Font(name="宋体", size=11)
+    ws["A2"].alignment = Alignment(horizontal="center")
+    ws.merge_cells(f"A3:{last}3")
+    ws["A3"] = f"范围:{scope}    {asof_text}    制表日期:{ui.fmt_date(made or dt.date.today())}"
+    ws["A3"].font = Font(name="宋体", size=10)
+    ws["A3"].alignment = Alignment(horizontal="right")
+
+    header_row = 5
+    for j, name in enumerate(CIRCULAR_COLUMNS, start=1):
+        c = ws.cell(header_row, j, name if name not in ("当前值", "目标值", "差距") or not unit else f"{name}({unit})")
+        c.font = Font(name="宋体", bold=True, size=11)
+        c.fill = HEAD_FILL
+        c.border = BOX
+        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    number = "0.0" if unit not in ("个", "名", "项", "人") else "0.##"
+    for i, rec in enumerate(rows.to_dict("records"), start=header_row + 1):
+        severe = rec["_status"] in SEVERE
+        for j, name in enumerate(CIRCULAR_COLUMNS, start=1):
+            v = rec[name]
+            c = ws.cell(i, j, None if ui.is_blank(v) else v)
+            c.border = BOX
+            c.font = Font(name="宋体", size=11, color=RED if severe else None, bold=severe and name == "状态")
+            if severe:
+                c.fill = RED_FILL
+            if name in ("当前值", "目标值", "差距"):
+                c.number_format = number
+                c.alignment = Alignment(horizontal="right")
+            elif name in ("完成进度", "序时进度"):
+                c.number_format = "0.0%"
+                c.alignment = Alignment(horizontal="right")
+            elif name in ("排名", "状态", "最近报送"):
+                c.alignment = Alignment(horizontal="center")
+    end = header_row + len(rows)
+    r = end + 2
+    for note in notes:
+        ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=ncol)
+        ws.cell(r, 1, note).font = Font(name="宋体", size=10)
+        ws.cell(r, 1).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.row_dimensions[r].height = 30
+        r += 1
+    widths = [6, 18, 14, 11, 11, 11, 10, 10, 13, 14]
+    for j, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = w
+    ws.freeze_panes = ws.cell(header_row + 1, 1)
+    ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.page_setup.orientation = "portrait"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    ws.oddFooter.center.text = "第 &P 页,共 &N 页"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def matrix_xlsx(matrix: pd.DataFrame, codes: dict[str, str], *, title: str, subtitle: str) -> bytes:
+    """The townships × quarters reporting matrix with coloured cells (按时 green, 逾期 yellow, 未报 red)."""
+    fills = {"按时": PatternFill("solid", fgColor="D1FAE5"), "逾期": PatternFill("solid", fgColor="FEF3C7"),
+             "未报": PatternFill("solid", fgColor="FEE2E2")}
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "报送情况"
+    ncol = len(matrix.columns)
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=max(ncol, 1))
+    ws["A1"] = title
+    ws["A1"].font = Font(name="宋体", bold=True, size=14)
+    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=max(ncol, 1))
+    ws["A2"] = subtitle
+    for j, name in enumerate(matrix.columns, start=1):
+        c = ws.cell(4, j, str(name))
+        c.font = Font(bold=True)
+        c.fill = HEAD_FILL
+        c.border = BOX
+        c.alignment = Alignment(horizontal="center", wrap_text=True)
+    for i, rec in enumerate(matrix.itertuples(index=False), start=5):
+        for j, v in enumerate(rec, start=1):
+            c = ws.cell(i, j, None if ui.is_blank(v) else v)
+            c.border = BOX
+            text = str(v) if not ui.is_blank(v) else ""
+            for key, fill in fills.items():
+                if text.startswith(key):
+                    c.fill = fill
+                    c.alignment = Alignment(horizontal="center")
+    for j in range(1, ncol + 1):
+        ws.column_dimensions[get_column_letter(j)].width = 14 if j > 2 else 16
+    ws.freeze_panes = "C5"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -1,0 +1,121 @@
+"""The progress map: a pydeck choropleth drawn offline (no basemap, ``map_provider=None``)."""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pandas as pd
+import pydeck as pdk
+
+from dashboard import ui
+
+NO_DATA_RGB = (200, 200, 200)
+# light → dark, for "colour by value"
+RAMP = [(255, 247, 188), (254, 217, 118), (161, 217, 155), (65, 171, 93), (0, 109, 44)]
+
+TOOLTIP = {
+    "html": "<b>{name}</b><br/>数值:{value_text}<br/>目标:{target_text}<br/>状态:{status_text}"
+            "<br/>完成进度 / 序时进度:{pace_text}",
+    "style": {"backgroundColor": "#ffffff", "color": "#222222", "fontSize": "13px",
+              "border": "1px solid #999999", "fontFamily": "Noto Sans CJK SC, sans-serif"},
+}
+
+
+def ramp_rgb(x: float | None, lo: float, hi: float, reverse: bool = False) -> tuple[int, int, int]:
+    """The colour of ``x`` on the light → dark ramp between ``lo`` and ``hi``."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return NO_DATA_RGB
+    t = 0.5 if hi <= lo else min(max((float(x) - lo) / (hi - lo), 0.0), 1.0)
+    if reverse:
+        t = 1 - t
+    pos = t * (len(RAMP) - 1)
+    i = min(int(pos), len(RAMP) - 2)
+    f = pos - i
+    a, b = RAMP[i], RAMP[i + 1]
+    return tuple(int(round(a[k] + (b[k] - a[k]) * f)) for k in range(3))  # type: ignore[return-value]
+
+
+def colour_rows(data: pd.DataFrame, mode: str, lower_is_better: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Add a ``fill`` colour to each row (by status or by value) and return the legend's facts."""
+    data = data.copy()
+    if mode == "value":
+        vals = pd.to_numeric(data.get("value"), errors="coerce") if "value" in data else pd.Series(dtype=float)
+        finite = vals.dropna()
+        lo, hi = (float(finite.quantile(0.05)), float(finite.quantile(0.95))) if len(finite) else (0.0, 1.0)
+        data["fill"] = [list(ramp_rgb(None if pd.isna(v) else float(v), lo, hi, lower_is_better)) + [190] for v in vals]
+        return data, {"mode": "value", "lo": lo, "hi": hi, "reverse": lower_is_better}
+    data["fill"] = [list(ui.status_rgb(s) if s else NO_DATA_RGB) + [190] for s in data.get("status", [None] * len(data))]
+    present = [s for s in ui.STATUS_ORDER if "status" in data and (data["status"] == s).any()]
+    return data, {"mode": "status", "statuses": present}
+
+
+def _bounds(geoms: list[dict[str, Any]], points: list[tuple[float, float]]) -> tuple[float, float, float, float]:
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    for g in geoms:
+        polys = g["coordinates"] if g["type"] == "MultiPolygon" else [g["coordinates"]]
+        for poly in polys:
+            for x, y in poly[0]:
+                xs.append(x)
+                ys.append(y)
+    if not xs:
+        return 111.9, 28.9, 111.9, 28.9
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def view_state(minx: float, miny: float, maxx: float, maxy: float, width: int = 850,
+               height: int = 560) -> pdk.ViewState:
+    """Centre and zoom that fit the extent into a ``width`` × ``height`` px map (Web Mercator:
+    512 px for 360° at zoom 0; latitudes stretched by 1 / cos(lat))."""
+    dx = max(maxx - minx, 0.005)
+    dy = max(maxy - miny, 0.005) / max(math.cos(math.radians((miny + maxy) / 2)), 0.2)
+    zoom = min(math.log2(360 / dx * width / 512), math.log2(360 / dy * height / 512)) - 0.3
+    zoom = max(min(zoom, 14), 2)
+    return pdk.ViewState(longitude=(minx + maxx) / 2, latitude=(miny + maxy) / 2, zoom=zoom, pitch=0, bearing=0)
+
+
+def deck(polygons: pd.DataFrame, points: pd.DataFrame | None = None) -> pdk.Deck:
+    """The choropleth of ``polygons`` (code, name, geometry, fill, *_text) and optional village
+    points (lon, lat, name, fill, *_text), with Chinese tooltips, no basemap."""
+    features, geoms = [], []
+    for rec in polygons.to_dict("records"):
+        if not rec.get("geometry"):
+            continue
+        geom = json.loads(rec["geometry"]) if isinstance(rec["geometry"], str) else rec["geometry"]
+        geoms.append(geom)
+        props = {k: rec.get(k) for k in ("code", "name", "value_text", "target_text", "status_text", "pace_text")}
+        props["fill"] = rec.get("fill") or list(NO_DATA_RGB) + [190]
+        features.append({"type": "Feature", "geometry": geom, "properties": props})
+    layers = [pdk.Layer(
+        "GeoJsonLayer", id="units", data={"type": "FeatureCollection", "features": features},
+        stroked=True, filled=True, pickable=True, auto_highlight=True,
+        get_fill_color="properties.fill", get_line_color=[80, 80, 80, 255], line_width_min_pixels=1,
+    )]
+    pts: list[tuple[float, float]] = []
+    if points is not None and not points.empty:
+        recs = [{k: rec.get(k) for k in ("lon", "lat", "name", "value_text", "target_text", "status_text",
+                                           "pace_text", "fill")} for rec in points.to_dict("records")
+                if rec.get("lon") is not None and not pd.isna(rec.get("lon"))]
+        pts = [(r["lon"], r["lat"]) for r in recs]
+        layers.append(pdk.Layer(
+            "ScatterplotLayer", id="villages", data=recs, get_position=["lon", "lat"], get_fill_color="fill",
+            get_line_color=[40, 40, 40], stroked=True, line_width_min_pixels=1, radius_min_pixels=5,
+            radius_max_pixels=12, get_radius=250, pickable=True,
+        ))
+    return pdk.Deck(layers=layers, initial_view_state=view_state(*_bounds(geoms, pts)), map_provider=None,
+                    map_style=None, tooltip=TOOLTIP)
+
+
+def legend_html(legend: dict[str, Any], unit: str = "") -> str:
+    """A small HTML legend: status swatches, or the value ramp with its ends."""
+    sw = ('<span style="display:inline-block;width:14px;height:14px;background:{c};border:1px solid #666;'
+          'vertical-align:middle;margin:0 4px 0 12px"></span>{t}')
+    if legend["mode"] == "status":
+        keys = legend.get("statuses") or ui.STATUS_ORDER
+        items = [sw.format(c=ui.status_hex(k), t=ui.status_zh(k)) for k in keys]
+        return "图例:" + "".join(items)
+    stops = RAMP[::-1] if legend.get("reverse") else RAMP
+    grad = ", ".join(f"rgb{c}" for c in stops)
+    return (f'图例:{ui.fmt_num(legend["lo"], unit)} <span style="display:inline-block;width:160px;height:14px;'
+            f'background:linear-gradient(to right, {grad});border:1px solid #666;vertical-align:middle"></span> '
+            f'{ui.fmt_num(legend["hi"], unit)}' + sw.format(c="rgb(200,200,200)", t="无数据"))

@@ -1,0 +1,455 @@
+"""Shared pieces of the dashboard's pages: the error boundary, the global controls (kept in
+session state and in the URL), formats, status colours, downloads and empty states."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import queries
+from pipelines.catalog import LEVEL_ZH
+from pipelines.errors import ProblemsError, RuralTargetsError, render  # noqa: F401 - re-exported for pages
+from pipelines.periods import period_bounds, period_label
+from pipelines.registry import PREFIX_LEN, level_of
+
+log = logging.getLogger("rural_targets.dashboard")
+
+UPLOAD_PAGE = "app_pages/upload.py"
+LEVELS = ["province", "city", "county", "township", "village"]
+PARAMS = ("plan", "asof", "basis", "city", "county", "township", "target")
+
+# ------------------------------------------------------------------ statuses
+
+# the statuses of pipelines.progress (English key → Chinese label, RGB colour), worst first:
+# red overdue / severely behind, yellow behind, blue due soon, green on track or met, grey no data
+STATUSES: dict[str, tuple[str, tuple[int, int, int]]] = {
+    "missed": ("已逾期未达标", (153, 27, 27)),
+    "severely_lagging": ("严重滞后", (220, 38, 38)),
+    "lagging": ("进度滞后", (234, 179, 8)),
+    "no_data": ("无数据", (170, 170, 170)),
+    "due_soon": ("即将到期", (37, 99, 235)),
+    "on_track": ("进度正常", (134, 197, 94)),
+    "met_late": ("逾期完成", (13, 148, 136)),
+    "met": ("已达标", (22, 128, 61)),
+}
+STATUS_ORDER = list(STATUSES)
+ZH_TO_STATUS = {zh: key for key, (zh, _) in STATUSES.items()}
+
+
+def status_zh(key: str | None) -> str:
+    return STATUSES.get(key or "no_data", (str(key), (0, 0, 0)))[0]
+
+
+def status_rgb(key: str | None) -> tuple[int, int, int]:
+    return STATUSES.get(key or "no_data", ("", (170, 170, 170)))[1]
+
+
+def status_hex(key: str | None) -> str:
+    r, g, b = status_rgb(key)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def status_badge(key: str | None) -> str:
+    """Markdown for a coloured status word."""
+    return f'<span style="color:{status_hex(key)};font-weight:600">● {status_zh(key)}</span>'
+
+
+# ------------------------------------------------------------------ formats
+
+def is_blank(v: Any) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
+def fmt_num(v: Any, unit: str = "", digits: int | None = None) -> str:
+    """1234.5 → '1,234.5'; percentages with one decimal; blanks as '—'."""
+    if is_blank(v):
+        return "—"
+    v = float(v)
+    if digits is None:
+        digits = 0 if v.is_integer() and unit not in ("%", "‰") else (1 if abs(v) >= 10 or unit in ("%", "‰") else 2)
+    text = f"{v:,.{digits}f}"
+    if unit in ("%", "‰"):
+        return text + unit
+    return f"{text} {unit}".strip() if unit else text
+
+
+def fmt_pct(v: Any, digits: int = 1) -> str:
+    """A share 0.634 → '63.4%'."""
+    return "—" if is_blank(v) else f"{float(v) * 100:.{digits}f}%"
+
+
+def fmt_date(d: Any) -> str:
+    """2025-12-31 → '2025年12月31日'."""
+    if is_blank(d) or d is pd.NaT:
+        return "—"
+    if isinstance(d, str):
+        d = dt.date.fromisoformat(d[:10])
+    if isinstance(d, (pd.Timestamp, dt.datetime)):
+        d = d.date()
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def fmt_period(p: str | None) -> str:
+    return period_label(p) if p else "—"
+
+
+def quarter_end(p: str) -> dt.date:
+    return period_bounds(p)[1]
+
+
+# ------------------------------------------------------------------ errors
+
+def show_error(exc: BaseException) -> None:
+    """An expected problem as st.error with the catalogue's message, never a traceback."""
+    if isinstance(exc, ProblemsError):
+        st.error(f"{exc.message_zh}")
+        for p in exc.problems[:20]:
+            st.caption(f"[{p.code}] {p.message}")
+    elif isinstance(exc, RuralTargetsError):
+        st.error(f"{exc.message_zh} [{exc.code}]")
+    else:
+        log.exception("dashboard page failed")
+        st.error(render("DSH001", kind=type(exc).__name__) + " [DSH001]")
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """The one boundary of the dashboard: every problem becomes a message, never a traceback.
+
+    Streamlit's own control flow (st.stop, st.rerun, page switches) derives from BaseException
+    and passes through.
+    """
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - the boundary
+        show_error(exc)
+
+
+def catalogue_warning(code: str, **context: Any) -> None:
+    st.warning(render(code, **context))
+
+
+def empty_returns() -> None:
+    """The empty state of pages that need returns: what to do next."""
+    catalogue_warning("DSH003")
+    st.page_link(UPLOAD_PAGE, label="前往「数据上报」上传报表", icon="📤")
+    st.stop()
+
+
+# ------------------------------------------------------------------ the global controls
+
+@dataclass(frozen=True)
+class View:
+    """What the sidebar selects: plan, as-of quarter and scope (city → county → township)."""
+
+    plan: str
+    plan_title: str
+    asof: str | None
+    periods: tuple[str, ...]
+    city: str | None
+    county: str | None
+    township: str | None
+    basis: str = "now"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def scope(self) -> str | None:
+        return self.township or self.county or self.city
+
+    @property
+    def scope_level(self) -> str | None:
+        return level_of(self.scope) if self.scope else None
+
+    @property
+    def scope_name(self) -> str:
+        return queries.unit_name(self.scope) if self.scope else "(未选择)"
+
+    @property
+    def child_level(self) -> str | None:
+        return {"province": "city", "city": "county", "county": "township", "township": "village"}.get(
+            self.scope_level or "")
+
+    @property
+    def has_returns(self) -> bool:
+        return self.asof is not None
+
+    def params(self) -> dict[str, str]:
+        return {k: v for k, v in {"plan": self.plan, "asof": self.asof, "basis": None if self.basis == "now" else self.basis,
+                                  "city": self.city, "county": self.county, "township": self.township}.items() if v}
+
+
+def _covered(code: str, scopes: list[str]) -> bool:
+    """Whether unit ``code`` lies inside, or contains, one of the plan's scopes."""
+    for s in scopes:
+        n = min(PREFIX_LEN[level_of(s)], PREFIX_LEN[level_of(code)])
+        if code[:n] == s[:n]:
+            return True
+    return False
+
+
+def _pick(key: str, options: list, label: str, fallback_text: Callable[[Any], str], notes: list[str]) -> None:
+    """Before a widget is drawn: take its value from the URL (first run) and keep it valid."""
+    ss = st.session_state
+    pending = ss.get("_url", {})
+    if key in pending:
+        wanted = pending.pop(key)
+        if wanted in options:
+            ss[key] = wanted
+        elif options:
+            notes.append(render("DSH002", name=label, value=wanted, fallback=fallback_text(options[0])))
+    if key in ss and ss[key] not in options:
+        del ss[key]
+
+
+def controls() -> View:
+    """Draw the sidebar controls; keep them in session state and in the URL; return the view."""
+    ss = st.session_state
+    if "_url" not in ss:  # the first run of a session: the link's parameters
+        ss["_url"] = {k: st.query_params[k] for k in PARAMS if k in st.query_params}
+        if "target" in ss["_url"]:  # kept (and in the URL) until a page with a target checks it
+            ss.setdefault("sel_target", ss["_url"]["target"])
+    notes: list[str] = []
+    side = st.sidebar
+
+    plans = queries.plans()
+    titles = dict(zip(plans["code"], plans["title"]))
+    codes = list(plans["code"])
+    _pick("plan", codes, "规划", titles.get, notes)
+    plan = side.selectbox("规划", codes, format_func=lambda c: f"{titles[c]}", key="plan",
+                          help="选择要跟踪的规划;各页面按所选规划的目标显示")
+
+    periods = list(reversed(queries.reported_periods()))
+    _pick("asof", periods, "截至季度", fmt_period, notes)
+    asof = side.selectbox("截至季度", periods, format_func=fmt_period, key="asof",
+                          help="只用截至该季度、且当时已报送的数据评估进度") if periods else None
+    if not periods:
+        side.caption("截至季度:尚无报表")
+    _pick("basis", list(queries.BASES), "评估依据", queries.BASES.get, notes)
+    basis = side.radio("评估依据", list(queries.BASES), format_func=queries.BASES.get, key="basis",
+                       help="按现有全部数据:迟报的报表也计入;按当时已报送的数据:只用该季度报送截止日前收到的报表,"
+                            "重现当时的评估结果(较慢)")
+
+    cities = queries.units(level="city")
+    scopes = queries.plan_scopes(plan)
+    city_codes = [c for c in cities["code"] if _covered(c, scopes)] or list(cities["code"])
+    names = dict(zip(cities["code"], cities["name"]))
+    city = county = township = None
+    if city_codes:
+        _pick("city", city_codes, "市", names.get, notes)
+        city = side.selectbox("市", city_codes, format_func=names.get, key="city")
+        counties = queries.units(level="county", parent=city)
+        cnames = dict(zip(counties["code"], counties["name"]))
+        copts = [None] + list(counties["code"])
+        _pick("county", copts, "区县", lambda _: "全市", notes)
+        county = side.selectbox("区县", copts, format_func=lambda c: "(全市)" if c is None else cnames[c], key="county")
+        if county:
+            towns = queries.units(level="township", parent=county)
+            tnames = dict(zip(towns["code"], towns["name"]))
+            topts = [None] + list(towns["code"])
+            _pick("township", topts, "乡镇", lambda _: "全县", notes)
+            township = side.selectbox("乡镇(街道)", topts, format_func=lambda c: "(全县)" if c is None else tnames[c],
+                                      key="township")
+        else:
+            ss.pop("township", None)
+            ss.get("_url", {}).pop("township", None)
+    else:
+        side.caption("区划:数据库中还没有区划名录")
+
+    view = View(plan=plan, plan_title=titles[plan], asof=asof, periods=tuple(reversed(periods)), city=city,
+                county=county, township=township, basis=basis, notes=tuple(notes))
+    ss["view"] = view
+    sync_url()
+    side.caption("页面地址已包含所选条件,复制浏览器地址即可分享当前视图。")
+    return view
+
+
+def view() -> View:
+    """The view selected in the sidebar (drawn by dashboard/app.py before the page runs)."""
+    return st.session_state["view"]
+
+
+def sync_url() -> None:
+    """Write the selected plan, quarter, scope and target into the URL's query parameters."""
+    ss = st.session_state
+    v: View | None = ss.get("view")
+    wanted = v.params() if v else {}
+    if ss.get("sel_target"):
+        wanted["target"] = ss["sel_target"]
+    for k in PARAMS:
+        if k in wanted:
+            if st.query_params.get(k) != wanted[k]:
+                st.query_params[k] = wanted[k]
+        elif k in st.query_params:
+            del st.query_params[k]
+
+
+def target_picker(options: list[str], labels: dict[str, str], key: str, label: str = "目标") -> str | None:
+    """A target selectbox whose choice is shared by every page (and kept in the URL)."""
+    ss = st.session_state
+    if not options:
+        return None
+    pending = ss.get("_url", {}).pop("target", None)
+    if pending:
+        if pending in options:
+            ss["sel_target"] = pending
+        else:
+            st.warning(render("DSH002", name="目标", value=pending, fallback=labels.get(options[0], options[0])))
+    current = ss.get("sel_target")
+    index = options.index(current) if current in options else 0
+
+    def keep() -> None:
+        ss["sel_target"] = ss[key]
+
+    choice = st.selectbox(label, options, index=index, format_func=lambda t: labels.get(t, t), key=key,
+                          on_change=keep)
+    ss["sel_target"] = choice
+    sync_url()
+    return choice
+
+
+def page_header(title: str, view: View | None = None, caption: str | None = None) -> None:
+    st.title(title)
+    current = view or st.session_state.get("view")
+    for note in current.notes if current is not None else ():
+        st.warning(note)
+    if view is not None:
+        parts = [view.plan_title, f"范围:{view.scope_name}"]
+        if view.asof:
+            parts.append(f"截至 {fmt_period(view.asof)}({queries.BASES[view.basis]})")
+        st.caption(" · ".join(parts) + (f" · {caption}" if caption else ""))
+
+
+# ------------------------------------------------------------------ downloads
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def xlsx_bytes(df: pd.DataFrame, title: str | None = None, sheet: str = "数据") -> bytes:
+    """A table as an .xlsx: optional title row, bold header, sensible column widths."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet[:31]
+    row = 1
+    if title:
+        ws.cell(1, 1, title).font = Font(bold=True, size=14)
+        row = 3
+    for j, col in enumerate(df.columns, start=1):
+        c = ws.cell(row, j, str(col))
+        c.font = Font(bold=True)
+        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    for i, rec in enumerate(df.itertuples(index=False), start=row + 1):
+        for j, v in enumerate(rec, start=1):
+            ws.cell(i, j, _cell(v))
+    for j, col in enumerate(df.columns, start=1):
+        width = max([_width(str(col))] + [_width(str(v)) for v in df.iloc[:200, j - 1]]) + 2
+        ws.column_dimensions[get_column_letter(j)].width = min(max(width, 6), 60)
+    ws.freeze_panes = ws.cell(row + 1, 1)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _cell(v: Any) -> Any:
+    if is_blank(v) or v is pd.NaT:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        try:
+            return v.item()
+        except (ValueError, AttributeError):
+            return str(v)
+    if isinstance(v, (list, tuple, dict)):
+        return str(v)
+    return v
+
+
+def _width(s: str) -> int:
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in s)
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """UTF-8 with BOM, so Excel and WPS open the Chinese text correctly."""
+    return df.to_csv(index=False).encode("utf-8-sig")
+
+
+def downloads(df: pd.DataFrame, name: str, key: str, title: str | None = None,
+              xlsx: Callable[[], bytes] | None = None) -> None:
+    """Two buttons under a table: .xlsx and CSV (generated when clicked)."""
+    if df is None or df.empty:
+        return
+    c1, c2, _ = st.columns([1, 1, 4])
+    c1.download_button("⬇ 下载 Excel", data=xlsx or (lambda: xlsx_bytes(df, title)), file_name=f"{name}.xlsx",
+                       mime=XLSX_MIME, key=f"{key}_xlsx", on_click="ignore")
+    c2.download_button("⬇ 下载 CSV", data=lambda: csv_bytes(df), file_name=f"{name}.csv", mime="text/csv",
+                       key=f"{key}_csv", on_click="ignore")
+
+
+def table(df: pd.DataFrame, name: str, key: str, title: str | None = None, height: int | str = "auto",
+          column_config: dict | None = None, xlsx: Callable[[], bytes] | None = None) -> None:
+    """st.dataframe plus its downloads."""
+    st.dataframe(df, hide_index=True, width="stretch", height=height, column_config=column_config)
+    downloads(df, name, key, title, xlsx=xlsx)
+
+
+# ------------------------------------------------------------------ charts
+
+def plotly_config(filename: str) -> dict[str, Any]:
+    """The plotly toolbar: PNG download (2×) named in Chinese, no logo."""
+    return {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2},
+            "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+def level_zh(level: str | None) -> str:
+    return LEVEL_ZH.get(level or "", level or "")
+
+
+# ------------------------------------------------------------------ small inline graphics
+
+def sparkline_svg(values: list[float | None], colour: str = "#2563eb", width: int = 160, height: int = 36,
+                  target: float | None = None) -> str:
+    """A tiny line of ``values`` (None: gaps) with an optional dashed target line, as inline SVG."""
+    pts = [(i, float(v)) for i, v in enumerate(values) if not is_blank(v)]
+    if len(pts) < 2:
+        return '<span style="color:#999;font-size:12px">(数据不足,无走势)</span>'
+    ys = [y for _, y in pts] + ([float(target)] if target is not None and not is_blank(target) else [])
+    lo, hi = min(ys), max(ys)
+    span = (hi - lo) or 1.0
+    n = max(len(values) - 1, 1)
+
+    def xy(i: float, y: float) -> str:
+        return f"{2 + i / n * (width - 4):.1f},{height - 3 - (y - lo) / span * (height - 6):.1f}"
+
+    line = " ".join(xy(i, y) for i, y in pts)
+    extra = ""
+    if target is not None and not is_blank(target):
+        y = height - 3 - (float(target) - lo) / span * (height - 6)
+        extra = (f'<line x1="0" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#999" stroke-width="1" '
+                 f'stroke-dasharray="3,3"/>')
+    last = pts[-1]
+    return (f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="走势">{extra}<polyline fill="none" stroke="{colour}" stroke-width="2" points="{line}"/>'
+            f'<circle cx="{xy(*last).split(",")[0]}" cy="{xy(*last).split(",")[1]}" r="2.5" fill="{colour}"/></svg>')
+
+
+def pace_bars(pi: Any, tau: Any, colour: str) -> str:
+    """完成进度 against 序时进度 as two thin bars (HTML)."""
+    def bar(v: Any, c: str, label: str) -> str:
+        w = 0 if is_blank(v) else max(0.0, min(float(v), 1.0)) * 100
+        return (f'<div style="display:flex;align-items:center;gap:6px;font-size:12px;line-height:16px">'
+                f'<span style="width:56px;color:#555">{label}</span>'
+                f'<span style="flex:1;background:#eee;height:8px;border-radius:4px;overflow:hidden">'
+                f'<span style="display:block;width:{w:.0f}%;height:8px;background:{c}"></span></span>'
+                f'<span style="width:48px;text-align:right">{fmt_pct(v, 0)}</span></div>')
+    return bar(pi, colour, "完成进度") + bar(tau, "#9ca3af", "序时进度")

@@ -1,0 +1,394 @@
+"""``rural-targets bench dashboard``: each dashboard page's first render and one control change,
+measured with Streamlit's AppTest on a province-scale synthetic database.
+
+The database (~30,000 villages in 14 cities, 140 counties and ~2,000 townships; 12 quarters of
+returns, 2023Q1–2025Q4, about 3 % of them missing and some late; rectangular boundaries so the map
+has polygons to draw) is generated with SQL into a DuckDB file cached under
+data/generated/bench/ and reused while the generator and the catalog's fields are unchanged.
+
+"First render" is a fresh session on a cold cache (every st.cache_data / st.cache_resource
+emptied first), so it includes the page's queries; "change" is one control changed in that
+session. One throwaway run first stands for the server's start (imports, the catalog's YAML,
+Streamlit's component scan), which a page's render does not include. Targets: first render < 2 s, change < 0.5 s. A benchmark, not a test.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import duckdb
+
+from . import db
+from .catalog import ROOT, catalog
+from .periods import period_bounds, quarters
+
+CACHE = ROOT / "data" / "generated" / "bench"
+APP = ROOT / "dashboard" / "app.py"
+GENERATOR_VERSION = "2"
+PERIODS = quarters("2023Q1", "2025Q4")
+PROVINCE = "430000000000"
+CITIES, COUNTIES, TOWNSHIPS = 14, 10, 14       # per province / city / county
+VILLAGES = (10, 20)                           # per township, uniform: ~15 on average → ~30,000
+FIRST_TARGET, CHANGE_TARGET = 0, 1
+
+
+# ============================================================================ the synthetic province
+
+def _key() -> str:
+    cat = catalog()
+    fields = "|".join(f"{k}:{f.id}:{f.type}" for k, s in sorted(cat.sheets.items()) for f in s.fields)
+    return hashlib.sha256(f"{GENERATOR_VERSION}|{fields}|{PERIODS}".encode()).hexdigest()[:12]
+
+
+def province_db(scale: float = 1.0, refresh: bool = False) -> Path:
+    """The synthetic province database, generated once (about half a minute) and cached.
+
+    ``scale`` < 1 keeps that share of the counties per city (the smoke test uses a tiny one).
+    """
+    counties = max(1, round(COUNTIES * scale))
+    cities = CITIES if scale >= 1 else max(1, round(CITIES * scale))
+    path = CACHE / f"dashboard-{_key()}-{cities}x{counties}.duckdb"
+    if path.exists() and not refresh:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".building{os.getpid()}")
+    for p in (tmp, Path(str(tmp) + ".wal")):
+        p.unlink(missing_ok=True)
+    con = db.connect(tmp)
+    try:
+        _generate(con, cities, counties)
+        con.execute("CHECKPOINT")
+    except BaseException:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    con.close()
+    os.replace(tmp, path)
+    return path
+
+
+def _rect(x0: str, y0: str, w: str, h: str, n: int = 6) -> str:
+    """SQL for a GeoJSON Polygon text: the rectangle (x0, y0, w, h), ``n`` points along each edge."""
+    pts = []
+    for i in range(n):
+        pts.append((f"{x0} + {w} * {i / n}", y0))
+    for i in range(n):
+        pts.append((f"{x0} + {w}", f"{y0} + {h} * {i / n}"))
+    for i in range(n):
+        pts.append((f"{x0} + {w} * {1 - i / n}", f"{y0} + {h}"))
+    for i in range(n):
+        pts.append((x0, f"{y0} + {h} * {1 - i / n}"))
+    pts.append(pts[0])
+    coords = " || ',' || ".join(f"'[' || round({x}, 5) || ',' || round({y}, 5) || ']'" for x, y in pts)
+    return f"""'{{"type":"Polygon","coordinates":[[' || {coords} || ']]}}'"""
+
+
+def _generate(con: duckdb.DuckDBPyConnection, cities: int, counties: int) -> None:
+    """Units, boundaries, submissions and values, all in SQL (setseed for repeatability)."""
+    con.execute("SELECT setseed(0.42)")
+    # -- units: a grid of cities (1° × 1°), counties (4 × 3 in a city), townships (4 × 4 in a county)
+    con.execute(f"""
+        CREATE TEMP TABLE g_city AS
+        SELECT c, '43' || lpad(c::VARCHAR, 2, '0') || '00000000' AS code, '合成市' || c AS name,
+               108.0 + ((c - 1) % 4) * 1.0 AS x, 25.0 + ((c - 1) // 4) * 1.0 AS y
+        FROM (SELECT (i + 6) % {CITIES} + 1 AS c FROM range(0, {cities}) t(i))""")  # city 4307 (常德's code) first)
+    con.execute(f"""
+        CREATE TEMP TABLE g_county AS
+        SELECT c.c, k, substr(c.code, 1, 4) || lpad(k::VARCHAR, 2, '0') || '000000' AS code,
+               c.name || '合成县' || k AS name, c.code AS parent,
+               c.x + ((k - 1) % 4) * 0.25 AS x, c.y + ((k - 1) // 4) * (1.0 / 3) AS y
+        FROM g_city c, range(1, {counties + 1}) t(k)""")
+    con.execute(f"""
+        CREATE TEMP TABLE g_town AS
+        SELECT k.code AS parent, substr(k.code, 1, 6) || lpad((100 + t)::VARCHAR, 3, '0') || '000' AS code,
+               '合成镇' || k.c || '-' || k.k || '-' || t AS name,
+               k.x + ((t - 1) % 4) * 0.0625 AS x, k.y + ((t - 1) // 4) * (1.0 / 12) AS y,
+               {VILLAGES[0]} + floor(random() * {VILLAGES[1] - VILLAGES[0] + 1})::INTEGER AS nv,
+               CASE WHEN random() < 0.15 THEN 1.5 WHEN random() < 0.6 THEN 1.0 WHEN random() < 0.8 THEN 0.6
+                    ELSE 0.3 END AS pace
+        FROM g_county k, range(1, {TOWNSHIPS + 1}) t(t)""")
+    con.execute("""
+        CREATE TEMP TABLE g_village AS
+        SELECT t.code AS parent, substr(t.code, 1, 9) || lpad((200 + v)::VARCHAR, 3, '0') AS code,
+               '合成村' || v AS name, t.x + 0.004 + random() * 0.0545 AS lon, t.y + 0.004 + random() * 0.075 AS lat,
+               600 + floor(random() * 3900)::INTEGER AS pop, random() AS u, t.pace
+        FROM g_town t, range(1, 21) r(v) WHERE v <= t.nv""")
+    con.execute(f"""
+        INSERT INTO units (code, name, level, parent_code, lon, lat, population, elderly_population, source)
+        SELECT '{PROVINCE}', '合成省', 'province', NULL, 109.5, 26.5, NULL, NULL, 'bench'
+        UNION ALL SELECT code, name, 'city', '{PROVINCE}', x + 0.5, y + 0.5, NULL, NULL, 'bench' FROM g_city
+        UNION ALL SELECT code, name, 'county', parent, x + 0.125, y + 1.0 / 6, NULL, NULL, 'bench' FROM g_county
+        UNION ALL SELECT code, name, 'township', parent, x + 0.03125, y + 1.0 / 24, NULL, NULL, 'bench' FROM g_town
+        UNION ALL SELECT code, name, 'village', parent, lon, lat, pop, (pop * 0.22)::INTEGER, 'bench' FROM g_village""")
+    con.execute(f"""
+        INSERT INTO unit_shapes (code, geometry)
+        SELECT code, {_rect('x', 'y', '1.0', '1.0')} FROM g_city
+        UNION ALL SELECT code, {_rect('x', 'y', '0.25', '1.0 / 3')} FROM g_county
+        UNION ALL SELECT code, {_rect('x', 'y', '0.0625', '1.0 / 12')} FROM g_town""")
+    # population-weighted parents
+    con.execute("""
+        UPDATE units SET population = s.pop, elderly_population = s.eld
+        FROM (SELECT parent_code AS code, sum(population) AS pop, sum(elderly_population) AS eld
+              FROM units WHERE level = 'village' GROUP BY 1) s
+        WHERE units.code = s.code""")
+
+    # -- submissions: one per township and quarter; ~3 % missing, ~10 % late
+    con.execute("CREATE TEMP TABLE g_period AS SELECT * FROM (VALUES "
+                + ", ".join(f"({i}, '{p}', DATE '{period_bounds(p)[1].isoformat()}')" for i, p in enumerate(PERIODS))
+                + ") v(q, period, qend)")
+    con.execute("""
+        CREATE TEMP TABLE g_sub AS
+        SELECT row_number() OVER (ORDER BY p.q, t.code)::INTEGER AS id, t.code AS township_code, p.period, p.q,
+               t.nv, t.pace, p.qend,
+               CAST(p.qend AS TIMESTAMP) + INTERVAL 1 DAY * CASE WHEN random() < 0.9 THEN 1 + floor(random() * 14)
+                                                                 ELSE 16 + floor(random() * 40) END
+                                         + INTERVAL 1 HOUR * (8 + floor(random() * 9)) AS uploaded_at
+        FROM g_town t, g_period p
+        WHERE random() >= 0.03""")
+    con.execute("""
+        INSERT INTO submissions (id, township_code, period, file_name, file_kind, sha256, size_bytes, archive_path,
+                                 template_version, uploaded_at, uploaded_by, status, superseded_by, village_rows,
+                                 township_rows, warnings)
+        SELECT id, township_code, period, township_code || '_' || period || '.xlsx', 'xlsx',
+               md5(township_code || period) || md5(period || township_code), 40000, 'bench/none.xlsx', NULL,
+               uploaded_at, 'bench', 'active', NULL, nv, 1, 0
+        FROM g_sub""")
+    top = con.execute("SELECT coalesce(max(id), 0) + 1 FROM submissions").fetchone()[0]
+    con.execute(f"CREATE OR REPLACE SEQUENCE submission_seq START {int(top)}")  # uploads continue after them
+
+    # -- values: every field of the village and township sheets, moving towards the targets
+    cat = catalog()
+    level = "least(1.0, (0.35 + s.pace * 0.06 * s.q) * (0.6 + 0.8 * v.u))"  # 0…1, grows with time
+    vexpr = {}
+    for f in cat.sheets["village"].fields:
+        if f.id in db.VALUE_KEYS["village"]:
+            continue
+        vexpr[f.id] = _field_sql(f, level, "v.pop", "v.code", "v.name")
+    cols = ", ".join(f'"{k}"' for k in vexpr)
+    sel = ", ".join(f"{e} AS \"{k}\"" for k, e in vexpr.items())
+    con.execute(f"""
+        INSERT INTO village_values (submission_id, township_code, period, village_code, source_row, {cols})
+        SELECT s.id, s.township_code, s.period, v.code, 5 + row_number() OVER (PARTITION BY s.id ORDER BY v.code),
+               {sel}
+        FROM g_sub s JOIN g_village v ON v.parent = s.township_code""")
+    texpr = {}
+    tlevel = "least(1.0, 0.3 + s.pace * 0.06 * s.q)"
+    for f in cat.sheets["township"].fields:
+        if f.id in db.VALUE_KEYS["township"]:
+            continue
+        texpr[f.id] = _field_sql(f, tlevel, "800", "s.township_code", "''", date_base="s.qend")
+    cols = ", ".join(f'"{k}"' for k in texpr)
+    sel = ", ".join(f"{e} AS \"{k}\"" for k, e in texpr.items())
+    con.execute(f"""
+        INSERT INTO township_values (submission_id, township_code, period, source_row, {cols})
+        SELECT s.id, s.township_code, s.period, 6, {sel} FROM g_sub s""")
+    for t in ("g_city", "g_county", "g_town", "g_village", "g_period", "g_sub"):
+        con.execute(f"DROP TABLE {t}")
+
+
+_COUNT_FIELDS = {  # int fields: (per-village maximum at full progress)
+    "social_orgs": 13, "elder_care_beds": 40, "tekun_dependent": 8, "social_work_professionals": 4,
+    "community_social_workers": 3, "reserve_secretary": 2, "reserve_cadre": 4, "reserve_activist": 6,
+}
+
+
+def _field_sql(f: Any, level: str, pop: str, code: str, name: str, date_base: str = "s.qend") -> str:
+    """A SQL expression for field ``f`` of one row (constants only; nothing from outside)."""
+    fid = f.id
+    if fid in ("village_code", "township_code"):
+        return code
+    if fid == "village_name":
+        return name
+    if f.type == "bool":
+        return f"random() < {level}"
+    if f.type == "enum":
+        vals = list(f.values or [])
+        cases = " ".join(f"WHEN r < {(i + 1) / len(vals) * 0.9 + 0.1 * (i == len(vals) - 1)} THEN '{v}'"
+                         for i, v in enumerate(vals[:-1]))
+        return f"(SELECT CASE {cases} ELSE '{vals[-1]}' END FROM (SELECT random() * {level} AS r))"
+    if f.type == "date":
+        return f"CASE WHEN random() < {level} THEN {date_base} - INTERVAL 1 DAY * floor(random() * 60) END"
+    if f.type == "text" or f.type == "code":
+        return "NULL"
+    if fid == "population_registered":
+        return pop
+    if fid == "population_resident":
+        return f"({pop} * 0.9)::INTEGER"
+    if fid in ("households", "rules_households_reached"):
+        return f"({pop} / 3 * {'1' if fid == 'households' else level})::INTEGER"
+    if fid in ("elderly_population",):
+        return f"({pop} * 0.22)::INTEGER"
+    if fid in ("volunteers",):
+        return f"({pop} * 0.9 * 0.17 * {level})::INTEGER"
+    if fid == "rules_surveyed":
+        return "40"
+    if fid == "rules_aware":
+        return f"(40 * {level})::INTEGER"
+    if fid == "tekun_dependent_cared":
+        return f"(4 * {level})::INTEGER"
+    if fid == "burials":
+        return "2 + floor(random() * 6)::INTEGER"
+    if fid == "eco_burials":
+        return f"floor(2 * {level})::INTEGER"
+    if fid == "platform_area_m2":
+        return "400 + floor(random() * 400)"
+    if fid == "platform_service_area_m2":
+        return f"320 * {level}"
+    if fid.startswith("party_members"):
+        return {"party_members": "800", "party_members_under_35": "140", "party_members_college": f"(260 * {level})::INTEGER"}.get(fid, "100")
+    if fid in _COUNT_FIELDS:
+        return f"floor({_COUNT_FIELDS[fid]} * {level} + random())::INTEGER"
+    if f.type == "int":
+        return f"floor(10 * {level})::INTEGER"
+    return f"100 * {level}"
+
+
+# ============================================================================ measuring
+
+@dataclass
+class PageBench:
+    page: str
+    title: str
+    change: str
+    act: Callable[[Any], Any]
+
+
+def _pages(ctx: dict[str, list[str]]) -> list[PageBench]:
+    """Each page with the one control change measured on it (AppTest selects by value)."""
+    def sidebar_county(at):
+        return at.selectbox(key="county").select(ctx["counties"][0])  # from 全市 to its first county
+
+    def target(key):
+        return lambda at: at.selectbox(key=key).select(ctx["targets"][CHANGE_TARGET])
+
+    return [
+        PageBench("app_pages/overview.py", "总览", "截至季度改为上一季度",
+                  lambda at: at.selectbox(key="asof").select(ctx["periods"][-2])),
+        PageBench("app_pages/map.py", "进度地图", "换一个目标", target("map_target")),
+        PageBench("app_pages/laggards.py", "后进名单", "换一个目标", target("lag_target")),
+        PageBench("app_pages/trends.py", "趋势", "换一个目标", target("trend_target")),
+        PageBench("app_pages/upload.py", "数据上报", "侧栏选一个区县", sidebar_county),
+        PageBench("app_pages/completeness.py", "报送情况", "侧栏选一个区县", sidebar_county),
+        PageBench("app_pages/milestones.py", "任务督办", "侧栏选一个区县", sidebar_county),
+        PageBench("app_pages/catalog.py", "目标目录", "换一个规划",
+                  lambda at: at.selectbox(key="plan").select(ctx["plans"][1])),
+        PageBench("app_pages/region.py", "区划名录", "换一个区县",
+                  lambda at: at.selectbox(key="region_county").select(ctx["all_counties"][-1])),
+    ]
+
+
+def _clear_caches() -> None:
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def bench_dashboard(scale: float = 1.0, plan: str = "changde-2018", repeat: int = 1,
+                    live: bool = False) -> dict[str, Any]:
+    """Time every page: first render (cold caches, fresh session) and one control change.
+
+    Progress is read from pipelines.progress's stored tables (refreshed first if stale: ``refresh_s``),
+    as after any ingest; ``live`` makes every page compute it instead (the stored tables are
+    never refreshed, and the pages see them as stale).
+
+    Returns {"database", "villages", "townships", "periods", "progress": "stored" | "computed",
+    "refresh_s", "pages": [{page, title, first_s, change_s, change, ok, problems}], "targets": {...}}.
+    """
+    import streamlit.logger
+    from streamlit.testing.v1 import AppTest
+
+    streamlit.logger.set_log_level("error")
+    path = province_db(scale)
+    work = CACHE / f"run-{os.getpid()}"
+    work.mkdir(parents=True, exist_ok=True)
+    run_db = work / "bench.duckdb"
+    shutil.copyfile(path, run_db)  # the benchmark never writes into the cached file
+    refresh_s = stored = None
+    try:
+        from . import progress
+    except ImportError:
+        progress = None
+    if progress is not None and hasattr(progress, "refresh"):
+        con = db.connect(run_db)
+        try:
+            if live:   # drop the stored tables' freshness: every page computes progress itself
+                stored = False
+            elif not progress.is_fresh(con):
+                t0 = time.perf_counter()
+                progress.refresh(con)           # what ingest leaves behind in normal use
+                refresh_s = round(time.perf_counter() - t0, 3)
+            stored = not live and progress.is_fresh(con)
+        finally:
+            con.close()
+    old = os.environ.get(db.ENV_VAR)
+    os.environ[db.ENV_VAR] = str(run_db)
+    con = duckdb.connect(str(run_db), read_only=True)
+    try:
+        villages, townships = con.execute(
+            "SELECT count(*) FILTER (WHERE level = 'village'), count(*) FILTER (WHERE level = 'township') "
+            "FROM units").fetchone()
+        city = con.execute("SELECT min(code) FROM units WHERE level = 'city' AND starts_with(code, ?)",
+                           [catalog().plan(plan).scope[:4]]).fetchone()[0] \
+            or con.execute("SELECT min(code) FROM units WHERE level = 'city'").fetchone()[0]
+        ctx = {
+            "counties": [r[0] for r in con.execute(
+                "SELECT code FROM units WHERE level = 'county' AND parent_code = ? ORDER BY code", [city]).fetchall()],
+            "all_counties": [r[0] for r in con.execute(
+                "SELECT code FROM units WHERE level = 'county' ORDER BY code").fetchall()],
+            "periods": [r[0] for r in con.execute(
+                "SELECT DISTINCT period FROM submissions ORDER BY period").fetchall()],
+            "targets": [t.id for _, t in catalog().targets(plan)],
+            "plans": [p for p in catalog().plans if p != plan],
+        }
+    finally:
+        con.close()
+    rows = []
+    try:
+        # the server's own start (imports, the catalog's YAML, Streamlit's component scan) is not a page's render
+        AppTest.from_file(str(APP), default_timeout=600).run()
+        for pb in _pages(ctx):
+            firsts, changes, problems = [], [], []
+            for _ in range(repeat):
+                _clear_caches()
+                at = AppTest.from_file(str(APP), default_timeout=600)
+                at.session_state["plan"] = plan
+                at.session_state["city"] = city
+                at.switch_page(pb.page)
+                t0 = time.perf_counter()
+                at.run()
+                firsts.append(time.perf_counter() - t0)
+                problems += _problems(at)
+                try:
+                    widget = pb.act(at)
+                except (KeyError, IndexError, ValueError) as exc:
+                    problems.append(f"控件不存在:{exc}")
+                    continue
+                t0 = time.perf_counter()
+                widget.run()
+                changes.append(time.perf_counter() - t0)
+                problems += _problems(at)
+            rows.append({"page": pb.page, "title": pb.title, "change": pb.change,
+                         "first_s": round(min(firsts), 3) if firsts else None,
+                         "change_s": round(min(changes), 3) if changes else None,
+                         "ok": not problems, "problems": problems[:3]})
+    finally:
+        if old is None:
+            os.environ.pop(db.ENV_VAR, None)
+        else:
+            os.environ[db.ENV_VAR] = old
+        shutil.rmtree(work, ignore_errors=True)
+    return {"database": str(path), "villages": int(villages), "townships": int(townships), "periods": len(PERIODS),
+            "plan": plan, "progress": "stored" if stored else "computed", "refresh_s": refresh_s, "pages": rows, "targets": {"first_s": 2.0, "change_s": 0.5},
+            "all_within_targets": all((r["first_s"] or 99) < 2.0 and (r["change_s"] or 99) < 0.5 for r in rows)}
+
+
+def _problems(at: Any) -> list[str]:
+    out = [f"异常:{e.message}" for e in at.exception]
+    out += [f"错误:{e.value}" for e in at.error if "DSH001" in str(e.value) or "GEN002" in str(e.value)]
+    return out

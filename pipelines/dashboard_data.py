@@ -1,0 +1,96 @@
+"""Read-only queries the dashboard needs beyond the registry, ingest and progress APIs.
+
+Every statement has bound parameters; the dashboard (dashboard/queries.py) calls these
+functions and holds no SQL of its own.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from .registry import PREFIX_LEN, level_of
+
+
+def data_version(con: duckdb.DuckDBPyConnection) -> str:
+    """A token that changes whenever returns, county values or task updates are stored.
+
+    The dashboard keys its caches by it, so an upload (here or through the CLI) shows at once.
+    """
+    sub = con.execute("SELECT coalesce(max(id), 0), count(*), count(*) FILTER (WHERE status = 'active') "
+                      "FROM submissions").fetchone()
+    parts = [str(x) for x in sub]
+    for table in ("task_values", "county_values"):
+        try:
+            row = con.execute(f"SELECT count(*), max(recorded_at) FROM {table}").fetchone()  # noqa: S608 - fixed names
+        except duckdb.CatalogException:  # an older database without the table
+            row = (0, None)
+        parts += [str(row[0]), str(row[1])]
+    units = con.execute("SELECT count(*) FROM units").fetchone()[0]
+    return ":".join(parts + [str(units)])
+
+
+def reported_periods(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Quarters with at least one active submission, oldest first."""
+    rows = con.execute("SELECT DISTINCT period FROM submissions WHERE status = 'active' ORDER BY period").fetchall()
+    return [r[0] for r in rows]
+
+
+def recent_submissions(con: duckdb.DuckDBPyConnection, under: str | None = None, limit: int = 50) -> pd.DataFrame:
+    """The latest stored submissions (active and superseded) of townships under unit ``under``."""
+    prefix = _prefix(under)
+    return con.execute(
+        """SELECT s.id, s.township_code, u.name AS township_name, s.period, s.file_name, s.uploaded_at,
+                  s.uploaded_by, s.status, s.superseded_by, s.village_rows, s.warnings
+           FROM submissions s LEFT JOIN units u ON u.code = s.township_code
+           WHERE starts_with(s.township_code, ?)
+           ORDER BY s.uploaded_at DESC, s.id DESC
+           LIMIT ?""", [prefix, int(limit)]).df()
+
+
+def unit_shapes(con: duckdb.DuckDBPyConnection, codes: list[str]) -> pd.DataFrame:
+    """Boundary GeoJSON text of ``codes`` with the unit's name, level and representative point."""
+    if not codes:
+        return pd.DataFrame(columns=["code", "name", "level", "lon", "lat", "geometry"])
+    return con.execute(
+        """SELECT u.code, u.name, u.level, u.lon, u.lat, s.geometry
+           FROM units u LEFT JOIN unit_shapes s ON s.code = u.code
+           WHERE list_contains(?::VARCHAR[], u.code)
+           ORDER BY u.code""", [sorted(set(codes))]).df()
+
+
+def descendants(con: duckdb.DuckDBPyConnection, code: str | None, level: str) -> pd.DataFrame:
+    """Units of ``level`` under ``code`` (all of them when ``code`` is None), with coordinates."""
+    return con.execute(
+        """SELECT code, name, level, parent_code, lon, lat, population, elderly_population
+           FROM units WHERE level = ? AND starts_with(code, ?) AND code <> ?
+           ORDER BY code""", [level, _prefix(code), code or ""]).df()
+
+
+def _prefix(code: str | None) -> str:
+    if not code:
+        return ""
+    return code[:PREFIX_LEN[level_of(code)]]
+
+
+def units_by_code(con: duckdb.DuckDBPyConnection, codes: list[str]) -> dict[str, dict[str, Any]]:
+    """code → {name, level, parent_code} for ``codes``."""
+    if not codes:
+        return {}
+    rows = con.execute("SELECT code, name, level, parent_code FROM units WHERE list_contains(?::VARCHAR[], code)",
+                       [sorted(set(codes))]).fetchall()
+    return {r[0]: {"name": r[1], "level": r[2], "parent_code": r[3]} for r in rows}
+
+
+def task_history(con: duckdb.DuckDBPyConnection, plan: str, task_id: str | None = None) -> pd.DataFrame:
+    """Every recorded update of the plan's tasks (督办任务), newest first; the history is never edited."""
+    try:
+        return con.execute(
+            """SELECT task_id, unit, status, done_date, progress_note, evidence, recorded_at, recorded_by
+               FROM task_values
+               WHERE plan = ? AND (CAST(? AS VARCHAR) IS NULL OR task_id = ?)
+               ORDER BY recorded_at DESC, task_id, unit""", [plan, task_id, task_id]).df()
+    except duckdb.CatalogException:  # a database made before task updates existed
+        return pd.DataFrame(columns=["task_id", "unit", "status", "done_date", "progress_note", "evidence",
+                                     "recorded_at", "recorded_by"])

@@ -1,0 +1,238 @@
+"""The dashboard in a real browser: `streamlit run` on 127.0.0.1, Debian's Chromium driven by
+Playwright (no browser download), every page opened, a sample return uploaded through the real
+file input and confirmed; screenshots under test-output/browser/.
+
+Skips with a message when Chromium or Playwright is absent — except in CI ($CI set), where that
+is a failure.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+OUT = ROOT / "test-output" / "browser"
+GOOD = ROOT / "data" / "samples" / "returns" / "439921101000_黄嘴镇_2025Q4.xlsx"
+WARNED = ROOT / "data" / "samples" / "bad" / "ING040_数值异常变化.xlsx"
+BAD = ROOT / "data" / "samples" / "bad" / "ING010_数字格填了文字.xlsx"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# url path → the page's title (st.title)
+PAGES = {
+    "": "总览", "map": "进度地图", "laggards": "后进名单", "trends": "趋势", "upload": "数据上报",
+    "completeness": "报送情况", "milestones": "任务督办", "catalog": "目标目录", "region": "区划名录",
+}
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"浏览器测试无法运行(CI 中不允许跳过):{reason}")
+    pytest.skip(f"跳过浏览器测试:{reason}")
+
+
+@pytest.fixture(scope="module")
+def playwright_sync():
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} 不存在(apt-get install chromium fonts-noto-cjk)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("未安装 playwright(pip install playwright;不要运行 playwright install)")
+    with sync_playwright() as p:
+        yield p
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(sample_db_file, tmp_path_factory, playwright_sync):
+    """`streamlit run dashboard/app.py` on a copy of the sample database.
+
+    The copy already holds a warned re-upload of 黄嘴镇 2025Q4 (ING040), so uploading the
+    committed good sample through the page stores it and supersedes that one.
+    """
+    from pipelines.db import connect
+    from pipelines.ingest import ingest_paths
+
+    work = tmp_path_factory.mktemp("browser")
+    db_file = work / "browser.duckdb"
+    shutil.copyfile(sample_db_file, db_file)
+    con = connect(db_file)
+    try:
+        [report] = ingest_paths(con, [WARNED])
+        assert report.status == "stored", report.summary_zh
+    finally:
+        con.close()
+
+    port = _free_port()
+    env = {**os.environ, "RURAL_TARGETS_DB": str(db_file), "PYTHONUNBUFFERED": "1"}
+    log = (work / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1", "--server.port", str(port)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail("streamlit 未能启动:\n" + (work / "streamlit.log").read_text()[-3000:])
+            time.sleep(0.3)
+        yield {"base": base, "db": db_file, "log": work / "streamlit.log"}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the process group this fixture started
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_sync):
+    b = playwright_sync.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1600}, locale="zh-CN", accept_downloads=True)
+    pg = ctx.new_page()
+    yield pg
+    ctx.close()
+
+
+def _settle(page, timeout_ms: int = 30000) -> None:
+    """Wait until the app has finished running (no 'running' status widget)."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
+    page.wait_for_timeout(300)
+
+
+def _shot(page, name: str) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def _sidebar_value(page, label: str) -> str:
+    """The shown value of a sidebar selectbox."""
+    return page.locator(f'[data-testid="stSidebar"] input[aria-label="{label}"]').input_value()
+
+
+def _no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+        '[data-testid="stException"]').first.inner_text()
+    body = page.locator('[data-testid="stMain"]').inner_text()
+    assert "Traceback" not in body and "DSH001" not in body, body[:2000]
+
+
+def test_every_page_opens_in_chromium(server, page):
+    for path, title in PAGES.items():
+        page.goto(f"{server['base']}/{path}")
+        page.get_by_role("heading", name=title).first.wait_for(timeout=30000)
+        _settle(page)
+        _no_exception(page)
+        if path == "map":
+            canvas = page.locator('[data-testid="stDeckGlJsonChart"] canvas').first
+            canvas.wait_for(timeout=30000)
+            page.wait_for_timeout(1500)
+            box = canvas.bounding_box()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            tooltip = page.locator(".deck-tooltip")
+            tooltip.wait_for(state="visible", timeout=10000)
+            text = tooltip.inner_text()
+            assert "数值" in text and "目标" in text and "状态" in text, text
+        if path in ("", "trends"):
+            charts = page.locator('[data-testid="stPlotlyChart"]')
+            if charts.count():
+                charts.first.wait_for(timeout=30000)
+        _shot(page, path or "overview")
+
+
+def test_view_is_kept_in_the_link(server, page):
+    """A shared link opens the same plan and scope, and the URL follows the sidebar across pages."""
+    page.goto(f"{server['base']}/catalog?plan=jiaxing-2018&county=439921000000")
+    page.get_by_role("heading", name="目标目录").wait_for(timeout=30000)
+    _settle(page)
+    assert "农村社区建设" in _sidebar_value(page, "规划")
+    assert _sidebar_value(page, "区县") == "碧泉县"
+    page.get_by_role("link", name="区划名录").first.click()
+    page.get_by_role("heading", name="区划名录").wait_for(timeout=30000)
+    _settle(page)
+    assert "plan=jiaxing-2018" in page.url and "county=439921000000" in page.url, page.url
+    assert _sidebar_value(page, "区县") == "碧泉县"
+    _shot(page, "link-kept")
+
+
+def test_upload_a_return_through_the_file_input(server, page):
+    page.goto(f"{server['base']}/upload")
+    page.get_by_role("heading", name="数据上报").wait_for(timeout=30000)
+    _settle(page)
+    file_input = page.locator('[data-testid="stFileUploader"] input[type=file]')
+
+    file_input.set_input_files(str(BAD))
+    page.get_by_text("检查结果").wait_for(timeout=30000)
+    _settle(page)
+    main = page.locator('[data-testid="stMain"]')
+    assert "1 个文件有错误,不能导入" in main.inner_text()
+    assert page.get_by_role("button", name="确认导入 0 个文件").is_disabled()
+    _shot(page, "upload-bad")
+
+    # replace the bad file by the good sample
+    page.get_by_role("button", name=f"Remove {BAD.name}").click()
+    _settle(page)
+    file_input.set_input_files(str(GOOD))
+    page.get_by_role("button", name="确认导入 1 个文件").wait_for(timeout=30000)
+    _settle(page)
+    assert "可以导入\n\n1" in main.inner_text()
+    _shot(page, "upload-checked")
+    page.get_by_role("button", name="确认导入 1 个文件").click()
+    page.get_by_text("导入完成").wait_for(timeout=60000)
+    _settle(page)
+    text = main.inner_text()
+    assert "已导入" in text and "替换了第" in text, text[:1500]
+    _no_exception(page)
+    _shot(page, "upload-stored")
+
+    from pipelines.db import connect
+    from pipelines.ingest import list_submissions
+    deadline = time.monotonic() + 10
+    while True:  # the server closes its connection after the store; read once it is free
+        try:
+            con = connect(server["db"], read_only=True, wait_s=5)
+            break
+        except Exception:  # noqa: BLE001
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    try:
+        [active] = list_submissions(con, township="439921101000", period="2025Q4")
+    finally:
+        con.close()
+    assert active["file_name"] == GOOD.name and active["uploaded_by"] == "数据上报页面"
