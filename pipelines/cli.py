@@ -126,6 +126,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     reports = ingest_paths(con, [Path(f) for f in args.files], dry_run=args.dry_run,
                            uploaded_by=args.by or os.environ.get("USER"), progress=progress)
+    if any(r.status == "stored" for r in reports):
+        from .progress import refresh
+        refresh(con)  # the stored indicator and progress tables follow every ingest
     if args.json:
         emit([r.as_dict() for r in reports], args)
     else:

@@ -1069,11 +1069,12 @@ def block_table(block: Block, grid: Grid, codes: Codes, cols: np.ndarray | None 
 
 
 def _iso_day(d: Any) -> str | None:
-    if isinstance(d, pd.Timestamp) or isinstance(d, dt.datetime):
-        return d.date().isoformat()
-    if isinstance(d, dt.date):
+    """A date as YYYY-MM-DD (dates, datetimes, Timestamps, numpy datetime64); None for missing."""
+    if d is None or (not isinstance(d, (str, dt.date)) and pd.isna(d)):
+        return None
+    if isinstance(d, dt.date) and not isinstance(d, dt.datetime):
         return d.isoformat()
-    return None
+    return pd.Timestamp(d).date().isoformat()
 
 
 def block_frame(block: Block, grid: Grid, codes: Codes, cols: np.ndarray | None = None,
@@ -1086,52 +1087,55 @@ def block_frame(block: Block, grid: Grid, codes: Codes, cols: np.ndarray | None 
 def decode(data: pd.DataFrame, codes: Codes, names: dict[int, str], cat: Catalog) -> pd.DataFrame:
     """Rows of ``DATA_COLUMNS`` (stored or just computed) as rows of ``assess_frame``."""
     n = len(data)
-    t_k = data["t_k"].to_numpy(dtype=np.int64)
-    plans = np.array([p for p, _ in codes.targets], dtype=object)
-    tids = np.array([t for _, t in codes.targets], dtype=object)
-    units = data["unit"].to_numpy(dtype=np.int64)
-    uniq = pd.unique(units)
-    code_of = {u: (f"{u:012d}" if u >= 0 else codes.departments[-u - 1] if -u - 1 < len(codes.departments) else "?")
-               for u in uniq.tolist()}
-    periods = {}
 
-    def pname(col: str) -> np.ndarray:
-        arr = data[col].to_numpy(dtype=float, na_value=np.nan)
-        out = np.empty(n, dtype=object)
-        for v in pd.unique(arr):
-            if not np.isnan(v):
-                periods.setdefault(int(v), period_of(int(v)))
+    def num(c: str) -> np.ndarray:
+        return data[c].to_numpy(dtype=float, na_value=np.nan)
+
+    def obj(values: Any) -> pd.Series:          # text stays object (not pandas' arrow strings: slow here)
+        return pd.Series(np.asarray(values, dtype=object), dtype=object)
+
+    def by_int(values: np.ndarray, text: dict[int, Any]) -> pd.Series:
+        uniq, inv = np.unique(values, return_inverse=True)
+        return obj(np.array([text(int(u)) if callable(text) else text.get(int(u)) for u in uniq], dtype=object)[inv]
+                   if n else [])
+
+    def pname(c: str) -> pd.Series:
+        arr = num(c)
         ok = ~np.isnan(arr)
-        out[~ok] = None
-        out[ok] = [periods[int(v)] for v in arr[ok]]
-        return out
+        return by_int(np.where(ok, arr, -1).astype(np.int64), lambda v: period_of(v) if v >= 0 else None)
 
-    unit_codes = pd.Series(units).map(code_of).to_numpy(dtype=object)
-    out = pd.DataFrame({
-        "plan": plans[t_k], "target": tids[t_k], "unit_code": unit_codes,
-        "unit_name": pd.Series(units).map(lambda u: names.get(u, code_of[u])).to_numpy(dtype=object),
-        "level": np.array(LEVEL_CODES, dtype=object)[data["level_k"].to_numpy(dtype=np.int64)],
-        "period": pname("pidx"),
-    })
-    for c in ("value", "target_value"):
-        out[c] = data[c].to_numpy(dtype=float, na_value=np.nan)
-    out["status"] = _NAMES[data["status_k"].to_numpy(dtype=np.int64)]
-    for c in ("pi", "tau", "projected"):
-        out[c] = data[c].to_numpy(dtype=float, na_value=np.nan)
-    out["points"] = data["points"].to_numpy(dtype=np.int64)
+    def code_of(u: int) -> str:
+        if u >= 0:
+            return f"{u:012d}"
+        return codes.departments[-u - 1] if -u - 1 < len(codes.departments) else "?"
+
+    t_k = data["t_k"].to_numpy(dtype=np.int64)
+    units = data["unit"].to_numpy(dtype=np.int64)
+    cols: dict[str, Any] = {
+        "plan": obj(np.array([p for p, _ in codes.targets], dtype=object)[t_k]),
+        "target": obj(np.array([t for _, t in codes.targets], dtype=object)[t_k]),
+        "unit_code": by_int(units, code_of),
+        "unit_name": by_int(units, lambda u: names.get(u, code_of(u))),
+        "level": obj(np.array(LEVEL_CODES, dtype=object)[data["level_k"].to_numpy(dtype=np.int64)]),
+        "period": pname("pidx"), "value": num("value"), "target_value": num("target_value"),
+        "status": obj(_NAMES[data["status_k"].to_numpy(dtype=np.int64)]),
+        "pi": num("pi"), "tau": num("tau"), "projected": num("projected"),
+        "points": data["points"].to_numpy(dtype=np.int64),
+    }
     for c in ("low_confidence", "regressing", "stale", "overdue"):
-        out[c] = data[c].to_numpy(dtype=bool)
-    out["deadline"] = data["deadline"].map(_iso_day).to_numpy(dtype=object) if n else []
-    out["last_value"] = data["last_value"].to_numpy(dtype=float, na_value=np.nan)
-    out["last_period"] = pname("last_pidx")
-    out["baseline_value"] = data["baseline_value"].to_numpy(dtype=float, na_value=np.nan)
-    out["baseline_period"] = pname("baseline_pidx")
-    out["basis"] = np.array(BASES, dtype=object)[data["basis_k"].to_numpy(dtype=np.int64)]
+        cols[c] = data[c].to_numpy(dtype=bool)
+    days = {d: _iso_day(d) for d in pd.unique(data["deadline"])} if n else {}
+    cols["deadline"] = obj(data["deadline"].map(days).to_numpy(dtype=object) if n else [])
+    cols["last_value"] = num("last_value")
+    cols["last_period"] = pname("last_pidx")
+    cols["baseline_value"] = num("baseline_value")
+    cols["baseline_period"] = pname("baseline_pidx")
+    cols["basis"] = obj(np.array(BASES, dtype=object)[data["basis_k"].to_numpy(dtype=np.int64)])
     for c in ("meeting", "judged", "rows", "expected"):
-        out[c] = data[c].to_numpy(dtype=float, na_value=np.nan)
+        cols[c] = num(c)
     for c in ("milestones", "task_status", "note"):
-        out[c] = data[c].astype(object).where(data[c].notna(), None).to_numpy() if c in data else None
-    return _decorate(out, cat)
+        cols[c] = obj(data[c].astype(object).where(data[c].notna(), None).to_numpy() if c in data else [None] * n)
+    return _decorate(pd.DataFrame(cols), cat)
 
 
 def _derive(out: pd.DataFrame, info: dict[str, Target]) -> None:
@@ -1164,18 +1168,18 @@ def _decorate(out: pd.DataFrame, cat: Catalog) -> pd.DataFrame:
     text and unit; parse the milestones' JSON. (Per target, then mapped: cheap for many rows.)"""
     info = {t.id: t for _, t in cat.targets()}
     _derive(out, info)
-    out["status_zh"] = out["status"].map(STATUS_ZH)
+    out["status_zh"] = out["status"].map(STATUS_ZH).astype(object)
     tgt = out["target"]
     present = {x: info[x] for x in pd.unique(tgt)}
     for col, get in (("target_title", lambda t: t.title), ("indicator", lambda t: t.indicator),
                      ("eval", lambda t: t.eval), ("comparator", lambda t: t.comparator)):
-        out[col] = tgt.map({x: get(t) for x, t in present.items()})
+        out[col] = tgt.map({x: get(t) for x, t in present.items()}).astype(object)
     share = out["basis"].to_numpy() == "share"
     percent = out["basis"].isin(["share", "milestone", "task"]).to_numpy()
     text = tgt.map({x: t.target_text for x, t in present.items()}).to_numpy(dtype=object)
     unit = tgt.map({x: (cat.indicators[t.indicator].unit if t.indicator else t.unit) for x, t in present.items()})
-    out["target_text"] = np.where(share, "100%(各单位均达标的比例)", text)
-    out["unit"] = np.where(percent, "%", unit.to_numpy(dtype=object))
+    out["target_text"] = pd.Series(np.where(share, "100%(各单位均达标的比例)", text), dtype=object)
+    out["unit"] = pd.Series(np.where(percent, "%", unit.to_numpy(dtype=object)), dtype=object)
     if "milestones" in out:
         parsed = [json.loads(m) if isinstance(m, str) else None for m in out["milestones"]]
         out["milestones"] = parsed
@@ -1305,7 +1309,7 @@ def assess_frame(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *, 
 def _order(out: pd.DataFrame, cat: Catalog) -> pd.DataFrame:
     order = {t.id: i for i, (_, t) in enumerate(cat.targets())}
     out["_t"] = out["target"].map(order)
-    out["_l"] = out["level"].map(lambda lv: LEVEL_RANK.get(lv, 5))
+    out["_l"] = out["level"].map({lv: LEVEL_RANK.get(lv, 5) for lv in LEVEL_CODES})
     out = out.sort_values(["_t", "period", "_l", "unit_code"], kind="stable").drop(columns=["_t", "_l"])
     return out.reset_index(drop=True)
 
@@ -1776,17 +1780,15 @@ def read_stored(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *,
         if level in (None, DEPARTMENT):
             frames.append(con.execute(f"SELECT * FROM progress_data WHERE unit < 0 AND {' AND '.join(cond)}",
                                       params).df())
-    frames = [f for f in frames if len(f)]
     names = dict(con.execute("SELECT CAST(code AS BIGINT), name FROM units WHERE code >= ? AND code < ?",
                              list(_prefix_range(prefix))).fetchall())
-    out = decode(pd.concat(frames, ignore_index=True), codes, names, cat) if frames else None
     if level in (None, "village"):
-        village = _read_village(con, cat, pairs, prefix, period, names)
-        if len(village):
-            out = village if out is None else pd.concat([out, village], ignore_index=True)
-    if out is None or not len(out):
+        frames.append(_read_village(con, cat, pairs, prefix, period, names))
+    frames = [f for f in frames if len(f)]
+    if not frames:
         return pd.DataFrame(columns=ROW_COLUMNS)
-    return _order(out, cat)
+    data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return _order(decode(data, codes, names, cat), cat)
 
 
 def _int_range(prefix: str) -> tuple[int, int]:
@@ -1806,6 +1808,7 @@ def _prefix_range(prefix: str) -> tuple[str, str]:
 
 def _read_village(con: duckdb.DuckDBPyConnection, cat: Catalog, pairs: list[tuple[Plan, Target]], prefix: str,
                   period: str | None, names: dict[int, str]) -> pd.DataFrame:
+    """The stored village rows of ``pairs`` under ``prefix`` as rows of ``DATA_COLUMNS``."""
     ks = con.execute("SELECT k, plan, target FROM progress_village_targets").fetchall()
     wanted = {(p.code, t.id) for p, t in pairs}
     ks = [(k, p, t) for k, p, t in ks if (p, t) in wanted]
@@ -1817,35 +1820,44 @@ def _read_village(con: duckdb.DuckDBPyConnection, cat: Catalog, pairs: list[tupl
     if period is not None:
         where.append("pidx = ?")
         params.append(period_index(period))
-    wide = con.execute(f"SELECT unit, pidx, {cols} FROM progress_village WHERE {' AND '.join(where)}", params).df()
+    wide = con.execute(f"SELECT unit, pidx, {cols} FROM progress_village WHERE {' AND '.join(where)}",
+                       params).fetchnumpy()
+
+    def arr(name: str, fill: float = np.nan) -> np.ndarray:
+        a = wide[name]
+        return np.ma.filled(a.astype(float), fill) if np.ma.isMaskedArray(a) else np.asarray(a, dtype=float)
     codes = Codes(cat)
     info = {t.id: t for _, t in pairs}
-    frames = []
+    unit, pidx = np.asarray(wide["unit"], dtype=np.int64), np.asarray(wide["pidx"], dtype=np.int64)
+    parts: dict[str, list[np.ndarray]] = {}
     for k, plan_code, tid in ks:
-        m = wide[f"s{k}"].notna().to_numpy()
+        status = arr(f"s{k}", -1)
+        m = status >= 0
         if not m.any():
             continue
-        sub = wide[m]
-        flags = sub[f"f{k}"].fillna(0).to_numpy(dtype=int)
         t = info[tid]
-        n = len(sub)
-        deadline = dt.date.fromordinal(int(t.deadline.toordinal()))
-        frames.append(pd.DataFrame({
-            "t_k": codes.t_k[(plan_code, tid)], "unit": sub["unit"].to_numpy(dtype=np.int64), "level_k": LEVEL_CODES.index("village"),
-            "pidx": sub["pidx"].to_numpy(dtype=np.int64), "value": sub[f"v{k}"].to_numpy(dtype=float, na_value=np.nan),
-            "target_value": float(t.value[0] if isinstance(t.value, list) else t.value) if t.value is not None else np.nan,
-            "status_k": sub[f"s{k}"].to_numpy(dtype=np.int64),
-            "pi": sub[f"pi{k}"].to_numpy(dtype=float, na_value=np.nan),
-            "tau": sub[f"tau{k}"].to_numpy(dtype=float, na_value=np.nan), "projected": np.nan,
-            "points": sub[f"n{k}"].fillna(0).to_numpy(dtype=np.int64),
-            "low_confidence": (flags & 4) > 0, "regressing": (flags & 1) > 0, "stale": (flags & 2) > 0,
-            "overdue": (flags & 8) > 0, "deadline": [deadline] * n, "last_value": np.nan, "last_pidx": np.nan,
-            "baseline_value": np.nan, "baseline_pidx": np.nan, "basis_k": 0, "meeting": np.nan, "judged": np.nan,
-            "rows": np.nan, "expected": np.nan, "milestones": None, "task_status": None, "note": None,
-        }))
-    if not frames:
+        flags = arr(f"f{k}", 0)[m].astype(int)
+        count = int(m.sum())
+        target_value = float(t.value[0] if isinstance(t.value, list) else t.value) if t.value is not None else np.nan
+        for name, values in (
+                ("t_k", np.full(count, codes.t_k[(plan_code, tid)])), ("unit", unit[m]), ("pidx", pidx[m]),
+                ("value", arr(f"v{k}")[m]), ("target_value", np.full(count, target_value)),
+                ("status_k", status[m].astype(np.int64)), ("pi", arr(f"pi{k}")[m]), ("tau", arr(f"tau{k}")[m]),
+                ("points", arr(f"n{k}", 0)[m].astype(np.int64)), ("regressing", (flags & 1) > 0),
+                ("stale", (flags & 2) > 0), ("low_confidence", (flags & 4) > 0), ("overdue", (flags & 8) > 0),
+                ("deadline", np.full(count, np.datetime64(t.deadline.isoformat())))):
+            parts.setdefault(name, []).append(values)
+    if not parts:
         return pd.DataFrame()
-    return decode(pd.concat(frames, ignore_index=True), codes, names, cat)
+    data = {name: np.concatenate(v) for name, v in parts.items()}
+    n = len(data["unit"])
+    data.update({"level_k": np.full(n, LEVEL_CODES.index("village")), "projected": np.full(n, np.nan),
+                 "last_value": np.full(n, np.nan), "last_pidx": np.full(n, np.nan), "baseline_value": np.full(n, np.nan),
+                 "baseline_pidx": np.full(n, np.nan), "basis_k": np.zeros(n, np.int64), "meeting": np.full(n, np.nan),
+                 "judged": np.full(n, np.nan), "rows": np.full(n, np.nan), "expected": np.full(n, np.nan),
+                 "milestones": np.full(n, None, dtype=object), "task_status": np.full(n, None, dtype=object),
+                 "note": np.full(n, None, dtype=object)})
+    return pd.DataFrame(data)
 
 
 # ============================================================================ laggards and failing units

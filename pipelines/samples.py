@@ -144,6 +144,9 @@ def _load_returns(con: duckdb.DuckDBPyConnection, progress: bool) -> dict[str, A
         finally:
             con.unregister("_sample_shas")
     missing = sum(a is None for ts in sim.townships.values() for a in ts.arrival)
+    _say(progress, "计算指标与进度 …")
+    from .progress import refresh
+    refresh(con)
     return {"files": total, **counts, "warnings": int(warnings), "generated": written,
             "committed_samples": len(committed), "missing_returns": missing,
             "rejected_files": [r.file for r in rejected]}
