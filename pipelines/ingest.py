@@ -445,19 +445,25 @@ class _Checker:
         fields = [f.id for f in lay.spec.fields if f.type in ("int", "number") and f.kind == "stock"]
         cur = np.array([[np.nan if a[f] is None else a[f] for f in fields] for a, _ in pairs], dtype=float)
         old = np.array([[np.nan if b.get(f) is None else b[f] for f in fields] for _, b in pairs], dtype=float)
-        change = cur - old
-        with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-blank columns
-            med = np.nanmedian(change, axis=0)
-            mad = np.nanmedian(np.abs(change - med), axis=0)
-            z = np.where(mad > 0, 0.6745 * (change - med) / mad, 0.0)
-            big = (np.abs(change) >= 10) & (np.abs(change) >= 0.5 * np.maximum(np.abs(old), 1))
-            jump = (old > 0) & (cur > 0) & ((cur >= 10 * old) | (cur * 10 <= old)) & (np.abs(change) >= 10)
-            flagged = ~np.isnan(change) & (jump | ((np.abs(z) > 3.5) & big))
-        for i, j in zip(*np.nonzero(flagged)):
+        for i, j in zip(*np.nonzero(unusual_changes(cur, old))):
             rec, fid = pairs[i][0], fields[j]
             self.add("ING040", lay.sheet.name, cell_ref(lay.sheet.name, rec["source_row"] - 1, col_of.get(fid, 0)),
                      fid, _fmt(cur[i, j]), name=rec["village_name"] or rec["village_code"], previous=_fmt(old[i, j]))
+
+
+def unusual_changes(cur: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """Which values (villages × fields) changed unusually since the previous quarter: an
+    order-of-magnitude jump, or a modified z-score of the change above 3.5 among the township's
+    villages together with a change that is large in itself. Blanks (NaN) are never flagged."""
+    change = cur - old
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-blank columns
+        med = np.nanmedian(change, axis=0)
+        mad = np.nanmedian(np.abs(change - med), axis=0)
+        z = np.where(mad > 0, 0.6745 * (change - med) / mad, 0.0)
+        big = (np.abs(change) >= 10) & (np.abs(change) >= 0.5 * np.maximum(np.abs(old), 1))
+        jump = (old > 0) & (cur > 0) & ((cur >= 10 * old) | (cur * 10 <= old)) & (np.abs(change) >= 10)
+        return ~np.isnan(change) & (jump | ((np.abs(z) > 3.5) & big))
 
 
 def _fmt(v: Any) -> str:

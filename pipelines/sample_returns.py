@@ -54,6 +54,7 @@ import numpy as np
 
 from .catalog import ROOT, catalog
 from .periods import parse_period, period_bounds, period_label, quarters
+from .workbook import column_letter
 
 SEED = 20181120
 GENERATOR_VERSION = "1"          # bump whenever the simulation or the file layout changes
@@ -765,15 +766,6 @@ def _esc(text: str) -> str:
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;"))
 
 
-def _col(c: int) -> str:
-    out = ""
-    c += 1
-    while c:
-        c, rem = divmod(c - 1, 26)
-        out = chr(65 + rem) + out
-    return out
-
-
 def _sheet_xml(grid: list[list[Any]], hidden_rows: set[int] = frozenset()) -> str:
     """One worksheet: text as inline strings, numbers, dates as serials in the yyyy-mm-dd style."""
     out = [_XML, f'<worksheet xmlns="{_MAIN}"><sheetData>']
@@ -782,7 +774,7 @@ def _sheet_xml(grid: list[list[Any]], hidden_rows: set[int] = frozenset()) -> st
         for c, v in enumerate(row):
             if v is None or v == "":
                 continue
-            ref = f"{_col(c)}{r}"
+            ref = f"{column_letter(c)}{r}"
             if isinstance(v, bool):
                 out.append(f'<c r="{ref}" t="b"><v>{int(v)}</v></c>')
             elif isinstance(v, (int, float)):
