@@ -170,8 +170,8 @@ def test_every_page_opens_in_chromium(server, page):
             assert "数值" in text and "目标" in text and "状态" in text, text
         if path in ("", "trends"):
             charts = page.locator('[data-testid="stPlotlyChart"]')
-            if charts.count():
-                charts.first.wait_for(timeout=30000)
+            if charts.count():  # the first chart in page order may sit in a collapsed section
+                page.locator('[data-testid="stPlotlyChart"]:visible').first.wait_for(timeout=30000)
         _shot(page, path or "overview")
 
 
