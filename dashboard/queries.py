@@ -28,8 +28,10 @@ import logging
 import pandas as pd
 import streamlit as st
 
-from pipelines import dashboard_data, db, registry
-from pipelines.catalog import LEVEL_ZH, catalog
+from pipelines.compute import lookups as dashboard_data
+from pipelines.registry import load as registry
+from pipelines.store import db
+from pipelines.catalog.definitions import LEVEL_ZH, catalog
 
 log = logging.getLogger("rural_targets.dashboard")
 READ_WAIT_S = 3.0      # a read waits this long for a writer (the CLI) before GEN002 请稍后再试
@@ -63,7 +65,7 @@ def writing() -> Iterator[Any]:
 
 @st.cache_resource(show_spinner="首次运行:正在用示例数据建立数据库(约需一分钟)…")
 def _ensure_database(path: str) -> str:
-    from pipelines.samples import init_database
+    from pipelines.samples.init import init_database
 
     if not Path(path).exists():
         with writing() as con:
@@ -85,7 +87,7 @@ def _data_version(path: str) -> str:
 
 
 def _stored_is_fresh(con: Any) -> bool:
-    """Whether pipelines.progress's stored tables (``refresh``) match the data: then progress is read
+    """Whether pipelines.compute.progress's stored tables (``refresh``) match the data: then progress is read
     from them (tens of milliseconds) instead of being computed (about a second)."""
     mod = progress_module()
     if mod is None or not hasattr(mod, "is_fresh") or not hasattr(mod, "read_stored"):
@@ -98,7 +100,7 @@ def _stored_is_fresh(con: Any) -> bool:
 
 
 def _refresh_progress(con: Any) -> None:
-    """After a write: recompute pipelines.progress's stored tables, so every page reads them again.
+    """After a write: recompute pipelines.compute.progress's stored tables, so every page reads them again.
     If that fails the write stands and the pages compute progress directly (slower, same result)."""
     mod = progress_module()
     if mod is None or not hasattr(mod, "refresh"):
@@ -269,7 +271,7 @@ def recent_submissions(under: str | None = None, limit: int = 50) -> pd.DataFram
 
 def check_uploads(files: list[tuple[str, bytes]], progress: Callable[[int, int, Any], None] | None = None) -> list:
     """Dry run: validate every file, store nothing (a read-only connection)."""
-    from pipelines.ingest import ingest_uploads
+    from pipelines.ingest.pipeline import ingest_uploads
 
     with reading() as con:
         return ingest_uploads(con, files, dry_run=True, progress=progress)
@@ -278,7 +280,7 @@ def check_uploads(files: list[tuple[str, bytes]], progress: Callable[[int, int, 
 def store_uploads(files: list[tuple[str, bytes]], uploaded_by: str | None,
                   progress: Callable[[int, int, Any], None] | None = None) -> list:
     """Validate again and store (the only read-write use of the database by the dashboard)."""
-    from pipelines.ingest import ingest_uploads
+    from pipelines.ingest.pipeline import ingest_uploads
 
     try:
         with writing() as con:
@@ -292,14 +294,14 @@ def store_uploads(files: list[tuple[str, bytes]], uploaded_by: str | None,
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=32)
 def _township_template(code: str, period: str, version: str) -> bytes:
-    from pipelines.template import write_township_template
+    from pipelines.ingest.template import write_township_template
 
     with tempfile.TemporaryDirectory() as tmp, reading() as con:
         return write_township_template(con, code, period, Path(tmp)).read_bytes()
 
 
 def township_template_name(code: str, period: str) -> str:
-    from pipelines.template import template_filename
+    from pipelines.ingest.template import template_filename
 
     return template_filename(code, unit_name(code) or code, period)
 
@@ -311,7 +313,7 @@ def township_template(code: str, period: str) -> bytes:
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=8)
 def _county_templates(code: str, period: str, version: str) -> bytes:
-    from pipelines.template import write_county_templates
+    from pipelines.ingest.template import write_county_templates
 
     with tempfile.TemporaryDirectory() as tmp:
         with reading() as con:
@@ -337,12 +339,12 @@ def today() -> dt.date:
     return dt.date.today()
 
 
-# ------------------------------------------------------------------ progress (pipelines.progress)
+# ------------------------------------------------------------------ progress (pipelines.compute.progress)
 
 def progress_module():
-    """pipelines.progress when it is installed, else None (the pages then say so: DSH005)."""
+    """pipelines.compute.progress when it is installed, else None (the pages then say so: DSH005)."""
     try:
-        from pipelines import progress
+        from pipelines.compute import progress
     except ImportError:
         return None
     return progress
@@ -352,7 +354,7 @@ def require_progress():
     mod = progress_module()
     if mod is None:
         from pipelines.errors import RuralTargetsError
-        raise RuralTargetsError("DSH005", module="pipelines.progress")
+        raise RuralTargetsError("DSH005", module="pipelines.compute.progress")
     return mod
 
 
@@ -363,7 +365,7 @@ BASES = {"now": "按现有全部数据", "then": "按当时已报送的数据"}
 def _level_history(plan: str, target: str | None, scope: str | None, level: str, version: str) -> pd.DataFrame:
     progress = require_progress()
     with reading() as con:
-        if version.endswith("|stored"):  # pipelines.progress's stored tables are fresh: read them
+        if version.endswith("|stored"):  # pipelines.compute.progress's stored tables are fresh: read them
             return progress.read_stored(con, plan=None if target else plan, target=target, unit=scope, level=level)
         if target:
             return progress.assess_frame(con, target=target, unit=scope, level=level)
@@ -405,7 +407,7 @@ def status(plan: str, quarter: str | None, scope: str | None, level: str, basis:
 
 
 def judged_levels(target: str, scope_level: str) -> list[str]:
-    """The levels below ``scope_level`` where pipelines.progress judges ``target`` unit by unit
+    """The levels below ``scope_level`` where pipelines.compute.progress judges ``target`` unit by unit
     (its rules: ratios down to townships, everything else at the target's own level)."""
     cat = catalog()
     _, t = cat.target(target)
@@ -459,7 +461,7 @@ def _last_returns(quarter: str, version: str) -> dict[str, str]:
 def rank_laggards(plan: str, target: str, level: str, quarter: str | None, scope: str | None,
                   basis: str = "now") -> pd.DataFrame:
     """后进名单 from the plan's cached assessment: the units of ``level`` under ``scope`` for
-    ``target``, worst first — pipelines.progress.SEVERITY, then gap (pi − tau), then distance from
+    ``target``, worst first — pipelines.compute.progress.SEVERITY, then gap (pi − tau), then distance from
     the target (the order of ``progress.laggards``) — with rank and the quarter of the last return
     up to ``quarter``."""
     progress = require_progress()
@@ -543,7 +545,7 @@ def task_history(plan: str) -> pd.DataFrame:
 
 def record_task(plan: str, task_id: str, unit: str, status: str, done_date: dt.date | None, note: str | None,
                 evidence: str | None, by: str | None) -> dict[str, Any]:
-    """Append a task update through pipelines.progress (read-write for this one statement)."""
+    """Append a task update through pipelines.compute.progress (read-write for this one statement)."""
     progress = require_progress()
     try:
         with writing() as con:
@@ -560,7 +562,7 @@ def record_task(plan: str, task_id: str, unit: str, status: str, done_date: dt.d
 def completeness_module():
     """pipelines.completeness when it is installed, else None (the page then says so: DSH005)."""
     try:
-        from pipelines import completeness
+        from pipelines.compute import completeness
     except ImportError:
         return None
     return completeness

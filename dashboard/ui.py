@@ -14,10 +14,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
-from pipelines.catalog import LEVEL_ZH
+from pipelines.catalog.definitions import LEVEL_ZH
 from pipelines.errors import ProblemsError, RuralTargetsError, render  # noqa: F401 - re-exported for pages
 from pipelines.periods import period_bounds, period_label
-from pipelines.registry import PREFIX_LEN, level_of
+from pipelines.registry.load import PREFIX_LEN, level_of
 
 log = logging.getLogger("rural_targets.dashboard")
 
@@ -27,7 +27,7 @@ PARAMS = ("plan", "asof", "basis", "city", "county", "township", "target")
 
 # ------------------------------------------------------------------ statuses
 
-# the statuses of pipelines.progress (English key → Chinese label, RGB colour), worst first:
+# the statuses of pipelines.compute.progress (English key → Chinese label, RGB colour), worst first:
 # red overdue / severely behind, yellow behind, blue due soon, green on track or met, grey no data
 STATUSES: dict[str, tuple[str, tuple[int, int, int]]] = {
     "missed": ("已逾期未达标", (153, 27, 27)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from .errors import TemplateError
+from pipelines.errors import TemplateError
 
 _PERIOD = re.compile(r"^\s*(\d{4})\s*-?\s*[Qq]\s*([1-4])\s*$")
 _ZH_QUARTER = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
@@ -55,7 +55,7 @@ def due_date(period: str, due_day: int | None = None) -> dt.date:
     """The day a return for ``period`` is due: ``due_day`` (default: settings.reporting.due_day)
     of the month after the quarter."""
     if due_day is None:
-        from .catalog import catalog
+        from pipelines.catalog.definitions import catalog
         due_day = catalog().settings.reporting.due_day
     _, end = period_bounds(period)
     nxt = end + dt.timedelta(days=1)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.db import connect
+from pipelines.store.db import connect
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def sample_db_file(tmp_path_factory) -> Path:
     import os
     import shutil
 
-    from pipelines.samples import init_database
+    from pipelines.samples.init import init_database
 
     path = tmp_path_factory.mktemp("sample-db") / "sample.duckdb"
     prebuilt = os.environ.get("RURAL_TARGETS_TEST_SAMPLE_DB")
@@ -59,7 +59,7 @@ def dash_db(sample_db_file, tmp_path, monkeypatch) -> Path:
     """A private copy of the sample database, named by $RURAL_TARGETS_DB for the dashboard."""
     import shutil
 
-    from pipelines.db import ENV_VAR
+    from pipelines.store.db import ENV_VAR
 
     path = tmp_path / "dash.duckdb"
     shutil.copyfile(sample_db_file, path)

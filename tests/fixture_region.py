@@ -20,12 +20,12 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-from pipelines.catalog import SCHEMAS_DIR, load_catalog
-from pipelines.db import connect
-from pipelines.ingest import ingest_uploads
+from pipelines.catalog.definitions import SCHEMAS_DIR, load_catalog
+from pipelines.store.db import connect
+from pipelines.ingest.pipeline import ingest_uploads
 from pipelines.periods import due_date, quarters
-from pipelines.progress import record_county_values, record_task_update
-from pipelines.registry import load_registry
+from pipelines.compute.progress import record_county_values, record_task_update
+from pipelines.registry.load import load_registry
 
 CITY, COUNTY = "439800000000", "439801000000"
 TA, TB, TC = "439801100000", "439801101000", "439801102000"

@@ -14,10 +14,10 @@ import openpyxl
 import pytest
 import yaml
 
-from pipelines import db
-from pipelines import sample_returns as sr
-from pipelines.ingest import archive_dir, ingest_uploads
-from pipelines.samples import init_database
+from pipelines.store import db
+from pipelines.samples import returns as sr
+from pipelines.ingest.pipeline import archive_dir, ingest_uploads
+from pipelines.samples.init import init_database
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = ROOT / "data" / "samples" / "bad"
@@ -128,7 +128,7 @@ def test_cli_exit_code_and_json(base_db, tmp_path):
     by_code = {e["code"]: e for e in EXPECTED["files"]}
     for code, rc in (("ING020", 2), ("ING034", 0)):
         entry = by_code[code]
-        out = subprocess.run([sys.executable, "-m", "pipelines.cli", "--db", str(path), "ingest",
+        out = subprocess.run([sys.executable, "-m", "pipelines.cli.main", "--db", str(path), "ingest",
                               str(BAD / entry["file"]), "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT)
         assert out.returncode == rc, out.stderr
         [rep] = json.loads(out.stdout)

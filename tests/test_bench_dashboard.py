@@ -6,8 +6,8 @@ import json
 
 import duckdb
 
-from pipelines.bench_dashboard import bench_dashboard, province_db
-from pipelines.cli import main
+from pipelines.bench.dashboard import bench_dashboard, province_db
+from pipelines.cli.main import main
 
 
 def test_the_synthetic_province_has_units_shapes_and_returns():

@@ -1,7 +1,7 @@
 """A tiny run of ``rural-targets bench progress``: it runs end to end and reports its figures (no timing asserted)."""
 from __future__ import annotations
 
-import pipelines.bench_progress as bench
+import pipelines.bench.progress as bench
 
 
 def test_bench_progress_smoke(tmp_path, monkeypatch):

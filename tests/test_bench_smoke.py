@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-import pipelines.bench as bench
+import pipelines.bench.ingest as bench
 
 
 def test_bench_ingest_smoke(tmp_path, monkeypatch):

@@ -65,8 +65,8 @@ def server(sample_db_file, tmp_path_factory, playwright_sync):
     The copy already holds a warned re-upload of 黄嘴镇 2025Q4 (ING040), so uploading the
     committed good sample through the page stores it and supersedes that one.
     """
-    from pipelines.db import connect
-    from pipelines.ingest import ingest_paths
+    from pipelines.store.db import connect
+    from pipelines.ingest.pipeline import ingest_paths
 
     work = tmp_path_factory.mktemp("browser")
     db_file = work / "browser.duckdb"
@@ -220,8 +220,8 @@ def test_upload_a_return_through_the_file_input(server, page):
     _no_exception(page)
     _shot(page, "upload-stored")
 
-    from pipelines.db import connect
-    from pipelines.ingest import list_submissions
+    from pipelines.store.db import connect
+    from pipelines.ingest.pipeline import list_submissions
     deadline = time.monotonic() + 10
     while True:  # the server closes its connection after the store; read once it is free
         try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.catalog import EVAL_KINDS, SCHEMAS_DIR, load_catalog
+from pipelines.catalog.definitions import EVAL_KINDS, SCHEMAS_DIR, load_catalog
 from pipelines.errors import CatalogError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -213,7 +213,7 @@ def test_a_new_plan_is_a_yaml_edit(schemas):
 # ------------------------------------------------------------- CLI
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "pipelines.cli.main", *args], capture_output=True, text=True)
 
 
 def test_cli_lists_all_55_targets_as_json():

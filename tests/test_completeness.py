@@ -11,8 +11,8 @@ import json
 import pytest
 
 import fixture_region as F
-from pipelines.cli import main
-from pipelines.completeness import completeness, township_returns
+from pipelines.cli.main import main
+from pipelines.compute.completeness import completeness, township_returns
 
 
 @pytest.fixture(scope="module")

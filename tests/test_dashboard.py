@@ -20,9 +20,9 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from pipelines import db
-from pipelines.registry import load_registry
-from pipelines.samples import REGION_DIR
+from pipelines.store import db
+from pipelines.registry.load import load_registry
+from pipelines.samples.init import REGION_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
@@ -185,7 +185,7 @@ def test_region_page_shows_the_sample_city(dash_db):
 
 def test_overview_has_a_card_per_target_and_drills_into_one(dash_db):
     at = ok(app("overview", plan="changde-2018", asof="2020Q2"))
-    from pipelines.catalog import catalog
+    from pipelines.catalog.definitions import catalog
     n_targets = len(catalog().plan("changde-2018").targets)
     cards = [b for b in at.button if b.key and b.key.startswith("ov_card_")]
     assert len(cards) == n_targets

@@ -6,9 +6,9 @@ import random
 import duckdb
 import pytest
 
-from pipelines.catalog import catalog
-from pipelines.db import SQL_TYPES
-from pipelines.expressions import ExpressionError, compile_expression
+from pipelines.catalog.definitions import catalog
+from pipelines.store.db import SQL_TYPES
+from pipelines.catalog.expressions import ExpressionError, compile_expression
 
 
 def _random_row(fields: dict, rng: random.Random) -> dict:

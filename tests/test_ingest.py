@@ -16,11 +16,11 @@ import duckdb
 import openpyxl
 import pytest
 
-from pipelines import db
-from pipelines.catalog import catalog
-from pipelines.ingest import check_file, ingest_paths, list_submissions, submission_values, trace
-from pipelines.registry import children, load_registry
-from pipelines.template import write_township_template
+from pipelines.store import db
+from pipelines.catalog.definitions import catalog
+from pipelines.ingest.pipeline import check_file, ingest_paths, list_submissions, submission_values, trace
+from pipelines.registry.load import children, load_registry
+from pipelines.ingest.template import write_township_template
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = ROOT / "data" / "samples" / "region"
@@ -306,7 +306,7 @@ def test_libreoffice_xls_and_back_load_the_same_values(con, township, filled, tm
 # ---------------------------------------------------------------------------- CLI
 
 def cli(*args: str, db_path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", "--db", str(db_path), *args],
+    return subprocess.run([sys.executable, "-m", "pipelines.cli.main", "--db", str(db_path), *args],
                           capture_output=True, text=True, timeout=300)
 
 
@@ -344,7 +344,7 @@ def test_killed_ingest_leaves_the_database_consistent(region_db, con, tmp_path):
         for t in towns:
             template = write_township_template(con, t, period, tmp_path / "tpl" / f"{t}_{period}.xlsx")
             files.append(fill(template, tmp_path / "ret" / f"{t}_{period}.xlsx"))
-    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "--db", str(path), "ingest", *map(str, files)],
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli.main", "--db", str(path), "ingest", *map(str, files)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     # kill once some files are through
     deadline = time.monotonic() + 120

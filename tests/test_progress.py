@@ -15,10 +15,10 @@ import duckdb
 import pytest
 
 import fixture_region as F
-from pipelines.catalog import ROOT, catalog
+from pipelines.catalog.definitions import ROOT, catalog
 from pipelines.errors import RuralTargetsError
-from pipelines.indicators import compute, cutoff
-from pipelines.progress import (STATUS_ZH, STATUSES, assess, assess_frame, failing_units, is_fresh, laggards,
+from pipelines.compute.indicators import compute, cutoff
+from pipelines.compute.progress import (STATUS_ZH, STATUSES, assess, assess_frame, failing_units, is_fresh, laggards,
                                 record_county_values, record_task_update, refresh, task_records)
 
 TB = dt.date(2019, 3, 31).toordinal()
@@ -354,7 +354,7 @@ def test_unknown_target_and_level_are_clear_errors(region):
 def test_cli_progress_changde_every_target_level_and_quarter(sample_db_file, tmp_path):
     db = tmp_path / "sample.duckdb"
     db.write_bytes(sample_db_file.read_bytes())
-    out = subprocess.run([sys.executable, "-m", "pipelines.cli", "--db", str(db), "progress", "--plan",
+    out = subprocess.run([sys.executable, "-m", "pipelines.cli.main", "--db", str(db), "progress", "--plan",
                           "changde-2018", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.errors import ProblemsError, RegistryError
-from pipelines.registry import (children, get_unit, level_of, list_units, load_registry, require_level,
+from pipelines.registry.load import (children, get_unit, level_of, list_units, load_registry, require_level,
                                 shapes)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -318,7 +318,7 @@ def test_list_units_as_of(tmp_db, tmp_path):
 # ------------------------------------------------------------------ CLI
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pipelines.cli.main", *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
 
 

@@ -1,4 +1,4 @@
-"""The synthetic sample city (pipelines/sample_region.py) and its committed files."""
+"""The synthetic sample city (pipelines/samples/region.py) and its committed files."""
 from __future__ import annotations
 
 import csv
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from shapely.geometry import Point, shape
 
-from pipelines.sample_region import DEFAULT_SEED, generate_region
+from pipelines.samples.region import DEFAULT_SEED, generate_region
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "data" / "samples" / "region"
@@ -176,8 +176,8 @@ def test_other_seeds_keep_the_invariants(tmp_path, seed):
 
 
 def test_registry_loads_the_files(region, tmp_path):
-    from pipelines.db import connect
-    from pipelines.registry import load_registry
+    from pipelines.store.db import connect
+    from pipelines.registry.load import load_registry
 
     con = connect(tmp_path / "t.duckdb")
     try:

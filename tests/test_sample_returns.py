@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines import db
-from pipelines import sample_returns as sr
-from pipelines.catalog import catalog
-from pipelines.ingest import ingest_uploads, submission_values, unusual_changes
+from pipelines.store import db
+from pipelines.samples import returns as sr
+from pipelines.catalog.definitions import catalog
+from pipelines.ingest.pipeline import ingest_uploads, submission_values, unusual_changes
 from pipelines.periods import due_date, period_bounds
-from pipelines.samples import init_database
+from pipelines.samples.init import init_database
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,11 +12,11 @@ import pytest
 from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
-from pipelines.catalog import ROOT, catalog
-from pipelines.db import connect
+from pipelines.catalog.definitions import ROOT, catalog
+from pipelines.store.db import connect
 from pipelines.errors import RegistryError, TemplateError
-from pipelines.registry import children, load_registry
-from pipelines.template import (
+from pipelines.registry.load import children, load_registry
+from pipelines.ingest.template import (
     INFO_SHEET,
     META_SHEET,
     due_date,
@@ -70,7 +70,7 @@ def sample(region_db, tmp_path_factory):
 
 
 def _cli(db: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", "--db", str(db), *args],
+    return subprocess.run([sys.executable, "-m", "pipelines.cli.main", "--db", str(db), *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 

@@ -11,7 +11,7 @@ ui.page_header("报送情况", view)
 if not view.has_returns:
     ui.empty_returns()
 if queries.completeness_module() is None:
-    ui.catalogue_warning("DSH005", module="pipelines.completeness")
+    ui.catalogue_warning("DSH005", module="pipelines.compute.completeness")
     st.stop()
 
 all_periods = [p for p in quarters(view.periods[0], view.asof)] if view.periods else []

@@ -48,7 +48,7 @@ if not view.has_returns:
     ui.catalogue_warning("DSH003")
     st.page_link(ui.UPLOAD_PAGE, label="前往「数据上报」上传报表", icon="📤")
 elif progress is None:
-    ui.catalogue_warning("DSH005", module="pipelines.progress")
+    ui.catalogue_warning("DSH005", module="pipelines.compute.progress")
 
 table = data[["code", "name", "value_text", "target_text", "status_text", "pace_text"]].rename(columns={
     "code": "统计用区划代码", "name": "名称", "value_text": "数值", "target_text": "目标", "status_text": "状态",

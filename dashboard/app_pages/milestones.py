@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries, ui
-from pipelines.catalog import catalog
+from pipelines.catalog.definitions import catalog
 
 view = ui.view()
 ui.page_header("任务督办", view)

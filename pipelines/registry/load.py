@@ -20,10 +20,10 @@ from typing import Any, Iterable
 import duckdb
 import pandas as pd
 
-from .catalog import LEVEL_ZH, LEVELS
-from .db import transaction
-from .errors import Problem, ProblemsError, RegistryError
-from .workbook import decode_text
+from pipelines.catalog.definitions import LEVEL_ZH, LEVELS
+from pipelines.store.db import transaction
+from pipelines.errors import Problem, ProblemsError, RegistryError
+from pipelines.ingest.read import decode_text
 
 LEVEL_RANK = {level: i for i, level in enumerate(LEVELS)}
 # how many leading digits of a code identify a unit of each level

@@ -20,9 +20,9 @@ import numpy as np
 import openpyxl
 import pandas as pd
 
-from . import db
-from .catalog import ROOT, catalog
-from .normalise import normalise
+from pipelines.store import db
+from pipelines.catalog.definitions import ROOT, catalog
+from pipelines.ingest.normalise import normalise
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
 CACHE = ROOT / "data" / "generated" / "bench"
@@ -95,7 +95,7 @@ def _village_row(rng: np.random.Generator, code: str, name: str) -> dict[str, An
 def _write_filled(args: tuple[str, str, str, list[tuple[str, str]], int]) -> str:
     """Worker: one township's filled return (the product's template, values typed in)."""
     db_path, township, period, villages, seed = args
-    from .template import write_township_template
+    from pipelines.ingest.template import write_township_template
     out = Path(db_path).parent / "returns" / f"{township}_{period}.xlsx"
     if out.exists():
         return str(out)
@@ -135,7 +135,7 @@ def build_batch(limit: int | None = None, period: str = "2024Q3") -> tuple[Path,
     base.mkdir(parents=True, exist_ok=True)
     reg_db = base / "registry.duckdb"
     if not reg_db.exists():
-        from .registry import load_registry
+        from pipelines.registry.load import load_registry
         con = db.connect(base / "building.duckdb")
         load_registry(con, reg_files)
         con.close()
@@ -213,7 +213,7 @@ def naive_ingest(con: duckdb.DuckDBPyConnection, files: list[Path]) -> int:
 
 def bench_ingest(limit: int | None = None, workdir: Path | None = None) -> dict[str, Any]:
     """Ingest a province-sized batch twice — the product and the naive baseline — and compare."""
-    from .ingest import ingest_paths
+    from pipelines.ingest.pipeline import ingest_paths
 
     reg_db, files = build_batch(limit)
     work = Path(workdir or CACHE / "run")

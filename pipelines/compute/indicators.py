@@ -43,8 +43,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .catalog import Catalog, Indicator, LEVELS, catalog
-from .periods import due_date, parse_period, period_bounds, quarters
+from pipelines.catalog.definitions import Catalog, Indicator, LEVELS, catalog
+from pipelines.periods import due_date, parse_period, period_bounds, quarters
 
 # how many leading digits of a code identify a unit of each level (as in pipelines.registry)
 PREFIX_LEN = {"province": 2, "city": 4, "county": 6, "township": 9, "village": 12}

@@ -23,9 +23,9 @@ from typing import Any, Callable
 
 import duckdb
 
-from . import db
-from .catalog import ROOT, catalog
-from .periods import period_bounds, quarters
+from pipelines.store import db
+from pipelines.catalog.definitions import ROOT, catalog
+from pipelines.periods import period_bounds, quarters
 
 CACHE = ROOT / "data" / "generated" / "bench"
 APP = ROOT / "dashboard" / "app.py"
@@ -293,7 +293,7 @@ def bench_dashboard(scale: float = 1.0, plan: str = "changde-2018", repeat: int 
                     live: bool = False) -> dict[str, Any]:
     """Time every page: first render (cold caches, fresh session) and one control change.
 
-    Progress is read from pipelines.progress's stored tables (refreshed first if stale: ``refresh_s``),
+    Progress is read from pipelines.compute.progress's stored tables (refreshed first if stale: ``refresh_s``),
     as after any ingest; ``live`` makes every page compute it instead (the stored tables are
     never refreshed, and the pages see them as stale).
 
@@ -311,7 +311,7 @@ def bench_dashboard(scale: float = 1.0, plan: str = "changde-2018", repeat: int 
     shutil.copyfile(path, run_db)  # the benchmark never writes into the cached file
     refresh_s = stored = None
     try:
-        from . import progress
+        from pipelines.compute import progress
     except ImportError:
         progress = None
     if progress is not None and hasattr(progress, "refresh"):

@@ -1,7 +1,7 @@
 """The bundled sample data: building a database from data/samples/ (``rural-targets init``).
 
 ``init_database`` loads the sample city's registry and boundaries, then the quarterly returns of
-every township from 2018Q4 to 2025Q4 (``pipelines.sample_returns``): the committed samples of
+every township from 2018Q4 to 2025Q4 (``pipelines.samples.returns``): the committed samples of
 ``data/samples/returns`` where there is one, else returns generated into ``data/generated/returns``
 (written once, again only when the simulation or the generator changes). Every return goes
 through the ingest pipeline, quarter by quarter (so each is compared with the quarter before),
@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from .catalog import ROOT
+from pipelines.catalog.definitions import ROOT
 
 SAMPLES_DIR = ROOT / "data" / "samples"
 REGION_DIR = SAMPLES_DIR / "region"
@@ -66,7 +66,7 @@ def init_database(con: duckdb.DuckDBPyConnection, progress: bool = True, returns
     the sample submissions), ``generated`` (files written to data/generated/returns this time),
     and the registry's figures.
     """
-    from .registry import load_registry
+    from pipelines.registry.load import load_registry
 
     started = time.monotonic()
     _say(progress, "导入示例市区划与边界 …")
@@ -80,8 +80,8 @@ def init_database(con: duckdb.DuckDBPyConnection, progress: bool = True, returns
 
 
 def _load_returns(con: duckdb.DuckDBPyConnection, progress: bool) -> dict[str, Any]:
-    from . import sample_returns
-    from .ingest import ingest_uploads
+    from pipelines.samples import returns as sample_returns
+    from pipelines.ingest.pipeline import ingest_uploads
 
     sim = sample_returns.simulate(con)
     committed = {(s.township, s.period): s.path for s in sample_returns.committed_samples(sim) if s.path.is_file()}
@@ -145,7 +145,7 @@ def _load_returns(con: duckdb.DuckDBPyConnection, progress: bool) -> dict[str, A
             con.unregister("_sample_shas")
     missing = sum(a is None for ts in sim.townships.values() for a in ts.arrival)
     _say(progress, "计算指标与进度 …")
-    from .progress import refresh
+    from pipelines.compute.progress import refresh
     refresh(con)
     return {"files": total, **counts, "warnings": int(warnings), "generated": written,
             "committed_samples": len(committed), "missing_returns": missing,

@@ -99,9 +99,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .catalog import LEVEL_ZH, LEVELS, Catalog, Indicator, Plan, Target, catalog
-from .errors import RuralTargetsError
-from .indicators import (LEVEL_RANK, PREFIX_LEN, SheetValues, UnitValues, compute_wide, cutoff, data_periods, period_bounds,
+from pipelines.catalog.definitions import LEVEL_ZH, LEVELS, Catalog, Indicator, Plan, Target, catalog
+from pipelines.errors import RuralTargetsError
+from pipelines.compute.indicators import (LEVEL_RANK, PREFIX_LEN, SheetValues, UnitValues, compute_wide, cutoff, data_periods, period_bounds,
                          period_of, pidx as period_index, selection_sql)
 
 STATUSES = ("met", "met_late", "on_track", "due_soon", "lagging", "severely_lagging", "missed", "no_data")
@@ -1315,7 +1315,7 @@ def _order(out: pd.DataFrame, cat: Catalog) -> pd.DataFrame:
 
 
 def _fill(periods: list[str]) -> list[str]:
-    from .periods import quarters
+    from pipelines.periods import quarters
     return quarters(periods[0], periods[-1]) if periods else []
 
 
@@ -1471,7 +1471,7 @@ def refresh(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *, chunk
 
     token, chash = data_token(con), catalog_hash(cat)
     periods = data_periods(con)
-    from .indicators import SOURCE_LEVEL, _register, period_frame, sums_sql, unit_values_sql
+    from pipelines.compute.indicators import SOURCE_LEVEL, _register, period_frame, sums_sql, unit_values_sql
     sheets = ["village", "township", "county"]
     sheet_inds = {sh: [i for i in cat.indicators.values() if i.source == sh] for sh in sheets}
     for name, cols in _TABLES.items():
@@ -1621,7 +1621,7 @@ def _drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 def _swap(con: duckdb.DuckDBPyConnection, token: str, chash: str) -> None:
     """Replace the stored tables by the ones just built, and record what they reflect."""
-    from .db import transaction
+    from pipelines.store.db import transaction
     with transaction(con):
         for view in ("indicator_values", "progress"):
             _drop_relation(con, view)
@@ -2002,7 +2002,7 @@ def record_county_values(con: duckdb.DuckDBPyConnection, county_code: str, year:
     unknown unit or not a county, PRG020 bad year, PRG021 unknown field, PRG022 bad value.
     """
     cat = cat or catalog()
-    from .registry import get_unit, require_level
+    from pipelines.registry.load import get_unit, require_level
     require_level(get_unit(con, county_code), "county")
     if not isinstance(year, int) or not 1990 <= year <= 2100:
         raise RuralTargetsError("PRG020", year=year)

@@ -21,12 +21,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .catalog import Catalog, SheetSpec, catalog
-from .db import transaction
-from .errors import Problem, RuralTargetsError
-from .normalise import clean_text, header_key, is_blank, normalise, to_code
-from .periods import period_bounds, period_from_text, shift
-from .workbook import ReturnFile, Sheet, cell_ref, column_letter, read_return
+from pipelines.catalog.definitions import Catalog, SheetSpec, catalog
+from pipelines.store.db import transaction
+from pipelines.errors import Problem, RuralTargetsError
+from pipelines.ingest.normalise import clean_text, header_key, is_blank, normalise, to_code
+from pipelines.periods import period_bounds, period_from_text, shift
+from pipelines.ingest.read import ReturnFile, Sheet, cell_ref, column_letter, read_return
 
 META_SHEET = "_meta"
 SCAN_ROWS = 30                    # header and id rows are looked for in the first rows

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import __version__
-from .errors import ProblemsError, RuralTargetsError
+from pipelines import __version__
+from pipelines.errors import ProblemsError, RuralTargetsError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -59,7 +59,7 @@ def _pad(s: str, width: int) -> str:
 
 
 def _db(args: argparse.Namespace):
-    from .db import connect
+    from pipelines.store.db import connect
     return connect(args.db)
 
 
@@ -67,7 +67,7 @@ def _db(args: argparse.Namespace):
 
 @command("targets")
 def cmd_targets(args: argparse.Namespace) -> int:
-    from .catalog import catalog
+    from pipelines.catalog.definitions import catalog
     rows = []
     for plan, t in catalog().targets(args.plan):
         ind = catalog().indicators.get(t.indicator) if t.indicator else None
@@ -85,7 +85,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
 
 @command("registry load")
 def cmd_registry_load(args: argparse.Namespace) -> int:
-    from .registry import load_registry
+    from pipelines.registry.load import load_registry
     con = _db(args)
     report = load_registry(con, [Path(f) for f in args.files], geojson=Path(args.geojson) if args.geojson else None)
     emit(report, args)
@@ -94,7 +94,7 @@ def cmd_registry_load(args: argparse.Namespace) -> int:
 
 @command("registry list")
 def cmd_registry_list(args: argparse.Namespace) -> int:
-    from .registry import list_units
+    from pipelines.registry.load import list_units
     con = _db(args)
     rows = list_units(con, level=args.level, parent=args.parent)
     emit(rows, args, None if args.json else ["code", "name", "level", "parent_code"])
@@ -103,7 +103,7 @@ def cmd_registry_list(args: argparse.Namespace) -> int:
 
 @command("template")
 def cmd_template(args: argparse.Namespace) -> int:
-    from .template import write_county_templates, write_township_template
+    from pipelines.ingest.template import write_county_templates, write_township_template
     con = _db(args)
     if bool(args.township) == bool(args.county):
         raise SystemExit("rural-targets template: 请给出 --township CODE 或 --county CODE 之一")
@@ -117,7 +117,7 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 @command("ingest")
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from .ingest import ingest_paths
+    from pipelines.ingest.pipeline import ingest_paths
     con = _db(args)
 
     def progress(i: int, n: int, report) -> None:
@@ -127,7 +127,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     reports = ingest_paths(con, [Path(f) for f in args.files], dry_run=args.dry_run,
                            uploaded_by=args.by or os.environ.get("USER"), progress=progress)
     if any(r.status == "stored" for r in reports):
-        from .progress import refresh
+        from pipelines.compute.progress import refresh
         refresh(con)  # the stored indicator and progress tables follow every ingest
     if args.json:
         emit([r.as_dict() for r in reports], args)
@@ -146,7 +146,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 @command("submissions")
 def cmd_submissions(args: argparse.Namespace) -> int:
-    from .ingest import list_submissions, plain_records
+    from pipelines.ingest.pipeline import list_submissions, plain_records
     import pandas as pd
     con = _db(args)
     rows = list_submissions(con, township=args.township, period=args.period, include_superseded=args.all)
@@ -158,8 +158,8 @@ def cmd_submissions(args: argparse.Namespace) -> int:
 
 @command("values")
 def cmd_values(args: argparse.Namespace) -> int:
-    from .ingest import plain_records, submission_values, trace
-    from .periods import parse_period
+    from pipelines.ingest.pipeline import plain_records, submission_values, trace
+    from pipelines.periods import parse_period
     parse_period(args.period)
     con = _db(args)
     values = submission_values(con, args.township, args.period)
@@ -180,7 +180,7 @@ def cmd_values(args: argparse.Namespace) -> int:
 
 @command("bench ingest")
 def cmd_bench_ingest(args: argparse.Namespace) -> int:
-    from .bench import bench_ingest
+    from pipelines.bench.ingest import bench_ingest
     result = bench_ingest(limit=args.limit)
     if not args.json:
         print(f"乡镇报表 {result['files']} 份,村级数据 {result['rows']} 行(名录:{result['registry']})")
@@ -196,7 +196,7 @@ def cmd_bench_ingest(args: argparse.Namespace) -> int:
 
 @command("bench dashboard")
 def cmd_bench_dashboard(args: argparse.Namespace) -> int:
-    from .bench_dashboard import bench_dashboard
+    from pipelines.bench.dashboard import bench_dashboard
     result = bench_dashboard(scale=args.scale, plan=args.plan, repeat=args.repeat, live=args.live)
     if args.json:
         emit(result, args)
@@ -220,7 +220,7 @@ def cmd_bench_dashboard(args: argparse.Namespace) -> int:
 
 @command("sample region")
 def cmd_sample_region(args: argparse.Namespace) -> int:
-    from .sample_region import generate_region
+    from pipelines.samples.region import generate_region
     files = generate_region(Path(args.output), seed=args.seed)
     emit([{"file": str(p)} for p in files], args)
     return 0
@@ -228,7 +228,7 @@ def cmd_sample_region(args: argparse.Namespace) -> int:
 
 @command("init")
 def cmd_init(args: argparse.Namespace) -> int:
-    from .samples import init_database
+    from pipelines.samples.init import init_database
     con = _db(args)
     report = init_database(con, progress=not args.json)
     emit(report, args)
@@ -248,7 +248,7 @@ def _rounded(rows: list[dict[str, Any]], digits: int = 3) -> list[dict[str, Any]
 
 @command("progress")
 def cmd_progress(args: argparse.Namespace) -> int:
-    from .progress import assess
+    from pipelines.compute.progress import assess
     con = _db(args)
     rows = assess(con, plan=args.plan, target=args.target, level=args.level, unit=args.unit, as_of=args.as_of,
                   period=args.period, baseline=args.baseline, stored=False if args.live else None)
@@ -260,9 +260,9 @@ def cmd_progress(args: argparse.Namespace) -> int:
 
 @command("indicators")
 def cmd_indicators(args: argparse.Namespace) -> int:
-    from .indicators import compute
-    from .ingest import plain_records
-    from .registry import PREFIX_LEN, get_unit
+    from pipelines.compute.indicators import compute
+    from pipelines.ingest.pipeline import plain_records
+    from pipelines.registry.load import PREFIX_LEN, get_unit
     con = _db(args)
     prefixes = None
     if args.unit:
@@ -277,7 +277,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
 
 @command("laggards")
 def cmd_laggards(args: argparse.Namespace) -> int:
-    from .progress import laggards
+    from pipelines.compute.progress import laggards
     con = _db(args)
     statuses = [s for x in (args.status or []) for s in x.split(",") if s] or None
     rows = laggards(con, args.target, args.level, as_of=args.as_of, period=args.period, unit=args.unit, top=args.top,
@@ -292,7 +292,7 @@ def cmd_laggards(args: argparse.Namespace) -> int:
 
 @command("completeness")
 def cmd_completeness(args: argparse.Namespace) -> int:
-    from .completeness import completeness
+    from pipelines.compute.completeness import completeness
     con = _db(args)
     report = completeness(con, args.period, unit=args.unit)
     if args.json:
@@ -312,7 +312,7 @@ def cmd_completeness(args: argparse.Namespace) -> int:
 
 @command("refresh")
 def cmd_refresh(args: argparse.Namespace) -> int:
-    from .progress import refresh
+    from pipelines.compute.progress import refresh
     con = _db(args)
     stats = refresh(con, say=None if args.json else (lambda text: print(text, file=sys.stderr)))
     emit(stats, args)
@@ -321,7 +321,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 @command("task update")
 def cmd_task_update(args: argparse.Namespace) -> int:
-    from .progress import record_task_update
+    from pipelines.compute.progress import record_task_update
     con = _db(args)
     row = record_task_update(con, args.plan, args.task, args.unit, args.status, args.done_date, args.note,
                              args.evidence, args.by or os.environ.get("USER"))
@@ -331,8 +331,8 @@ def cmd_task_update(args: argparse.Namespace) -> int:
 
 @command("task list")
 def cmd_task_list(args: argparse.Namespace) -> int:
-    from .ingest import plain_records
-    from .progress import task_records
+    from pipelines.ingest.pipeline import plain_records
+    from pipelines.compute.progress import task_records
     con = _db(args)
     rows = plain_records(task_records(con, args.plan, as_of=args.as_of))
     emit(rows, args, None if (args.json or args.csv) else ["task_id", "unit", "status", "done_date", "recorded_at",
@@ -342,7 +342,7 @@ def cmd_task_list(args: argparse.Namespace) -> int:
 
 @command("county record")
 def cmd_county_record(args: argparse.Namespace) -> int:
-    from .progress import record_county_values
+    from pipelines.compute.progress import record_county_values
     con = _db(args)
     values = {}
     for item in args.set or []:
@@ -357,7 +357,7 @@ def cmd_county_record(args: argparse.Namespace) -> int:
 
 @command("bench progress")
 def cmd_bench_progress(args: argparse.Namespace) -> int:
-    from .bench_progress import bench_progress
+    from pipelines.bench.progress import bench_progress
     result = bench_progress(provinces=args.provinces, cities=args.cities, counties=args.counties,
                             progress=not args.json)
     if args.json:

@@ -319,7 +319,7 @@ def readme(units: list[dict[str, Any]], seed: int) -> str:
 rural-targets sample region -o data/samples/region --seed {seed}
 ```
 
-由 `pipelines/sample_region.py` 按固定随机种子 {seed} 生成(`numpy.random.default_rng`),同一种子总是生成逐字节相同的文件。
+由 `pipelines/samples/region.py` 按固定随机种子 {seed} 生成(`numpy.random.default_rng`),同一种子总是生成逐字节相同的文件。
 请勿手工编辑本目录;测试会将其与重新生成的结果逐字节比较。
 
 - 市界:以东经 {CENTER_LON}°、北纬 {CENTER_LAT}° 为中心、直径约 60 km 的不规则圆;

@@ -24,13 +24,13 @@ Only ``numpy.random.default_rng`` supplies randomness, seeded per township from 
 same seed and registry always give the same values (and the writers the same files).
 
 Writers: ``write_return(con, township, period, values, path)`` by suffix — ``.xlsx`` the real
-template (``pipelines.template``) filled in with openpyxl, ``.csv`` the 村级情况 sheet as Excel's
+template (``pipelines.ingest.template``) filled in with openpyxl, ``.csv`` the 村级情况 sheet as Excel's
 "save as CSV" lays it out (UTF-8 with BOM, or GBK), ``.xls`` the .xlsx converted by LibreOffice.
 ``.xlsx`` with ``lite=True`` is a plain workbook of the same layout written directly (~3 ms a file):
 ``ensure_generated`` writes the full history that way into ``data/generated/returns`` for
 ``rural-targets init`` (CSV would lose the 乡镇情况 sheet). ``write_committed_samples`` and
 ``write_bad_samples`` write ``data/samples/returns`` and ``data/samples/bad``
-(``python -m pipelines.sample_returns returns|bad``).
+(``python -m pipelines.samples.returns returns|bad``).
 """
 from __future__ import annotations
 
@@ -52,9 +52,9 @@ from typing import Any, Callable
 import duckdb
 import numpy as np
 
-from .catalog import ROOT, catalog
-from .periods import parse_period, period_bounds, period_label, quarters
-from .workbook import column_letter
+from pipelines.catalog.definitions import ROOT, catalog
+from pipelines.periods import parse_period, period_bounds, period_label, quarters
+from pipelines.ingest.read import column_letter
 
 SEED = 20181120
 GENERATOR_VERSION = "1"          # bump whenever the simulation or the file layout changes
@@ -615,7 +615,7 @@ def _atomic_write(path: Path, data: bytes) -> Path:
 
 def return_filename(township: str, name: str, period: str, suffix: str = ".xlsx", tag: str = "") -> str:
     """``{code}_{name}_{period}{tag}{suffix}`` — the template's file name with another suffix."""
-    from .template import template_filename
+    from pipelines.ingest.template import template_filename
     return Path(template_filename(township, name, period)).stem + tag + suffix
 
 
@@ -624,7 +624,7 @@ def write_return(con: duckdb.DuckDBPyConnection, township: str, period: str, val
     """Write the return of ``township`` for ``period`` holding ``values`` (``Simulation.values``)
     to ``path``, in the format its suffix names:
 
-    - ``.xlsx``: the real template (``pipelines.template.write_township_template``) filled in
+    - ``.xlsx``: the real template (``pipelines.ingest.template.write_township_template``) filled in
       with openpyxl — validations, protection and hidden rows kept; with ``lite=True`` instead a
       plain workbook of the same layout (no styles, validations or 填报说明; ~15× faster);
     - ``.csv``: the 村级情况 sheet as Excel's "save as CSV" writes it (header block, header row,
@@ -655,7 +655,7 @@ def _cell_value(v: Any) -> Any:
 
 def _filled_template(con, township: str, period: str, values: dict[str, Any], when: dt.datetime) -> bytes:
     import openpyxl
-    from .template import write_township_template
+    from pipelines.ingest.template import write_township_template
 
     with tempfile.TemporaryDirectory() as tmp:
         blank = write_township_template(con, township, period, Path(tmp) / "blank.xlsx")
@@ -685,8 +685,8 @@ def _filled_template(con, township: str, period: str, values: dict[str, Any], wh
 
 def _layout(con, township: str, period: str, values: dict[str, Any]) -> dict[str, Any]:
     """What the header block says, shared by the CSV and lite writers."""
-    from .registry import get_unit
-    from .template import FOOTER, ISSUER, TITLE
+    from pipelines.registry.load import get_unit
+    from pipelines.ingest.template import FOOTER, ISSUER, TITLE
 
     unit = get_unit(con, township)
     return {"unit": unit, "unit_text": f"{unit['name']}({unit['code']})", "title": TITLE, "issuer": ISSUER,
@@ -732,8 +732,8 @@ def _csv_bytes(con, township: str, period: str, values: dict[str, Any], encoding
 def _lite_xlsx(con, township: str, period: str, values: dict[str, Any], when: dt.datetime) -> bytes:
     """The return as a plain .xlsx in the template's layout (same sheets, rows, hidden id row and
     ``_meta``), without styles, validations or 填报说明 — written directly as SpreadsheetML."""
-    from . import __version__
-    from .template import due_date
+    from pipelines import __version__
+    from pipelines.ingest.template import due_date
 
     cat = catalog()
     lay = _layout(con, township, period, values)
@@ -928,7 +928,7 @@ def _returns_readme(sim: Simulation, samples: list[SampleFile]) -> str:
     lines = [
         "# 示例报表(合成数据)",
         "",
-        "**合成数据,非真实报表。** 示例市(439900000000)各乡镇的季度报表,数值由 `pipelines/sample_returns.py` "
+        "**合成数据,非真实报表。** 示例市(439900000000)各乡镇的季度报表,数值由 `pipelines/samples/returns.py` "
         f"按固定随机种子 {sim.seed} 模拟生成,供试用导入(`rural-targets ingest 文件`)和演示。",
         "",
         "`rural-targets init` 会导入这里的文件,其余乡镇和季度(2018年第4季度至2025年第4季度)的报表"
@@ -950,7 +950,7 @@ def _returns_readme(sim: Simulation, samples: list[SampleFile]) -> str:
         "请勿手工修改本目录:测试会用模拟程序重新生成同样的数值并与这些文件逐项比较。重新生成(.xls 需要 LibreOffice):",
         "",
         "```",
-        "python -m pipelines.sample_returns returns",
+        "python -m pipelines.samples.returns returns",
         "```",
         "",
         "出错的示例报表见 `../bad/`。",
@@ -1239,7 +1239,7 @@ def write_bad_samples(con: duckdb.DuckDBPyConnection, out_dir: Path = BAD_DIR,
     import openpyxl
     import yaml
     from openpyxl.utils import get_column_letter
-    from .errors import severity_of
+    from pipelines.errors import severity_of
 
     sim = sim or simulate(con)
     town, period = BAD_BASE
@@ -1272,7 +1272,7 @@ def write_bad_samples(con: duckdb.DuckDBPyConnection, out_dir: Path = BAD_DIR,
                  "cell": where[1], "field": where[2], "rejected": severity == "error",
                  "also": case.get("also", []), "defect": case["defect"]}
         if case.get("previous"):
-            from .periods import shift
+            from pipelines.periods import shift
             entry["previous"] = {"township": town, "period": shift(period, -1),
                                  "note": "先导入该乡镇上一季度的报表(模拟数据),再导入本文件"}
         entries.append(entry)
@@ -1281,7 +1281,7 @@ def write_bad_samples(con: duckdb.DuckDBPyConnection, out_dir: Path = BAD_DIR,
                     "note": "每个文件都由这份正确的报表(data/samples/returns/ 中的同名文件)改出一处错误"},
            "files": entries}
     expected = out_dir / "expected.yaml"
-    expected.write_text("# 出错的示例报表及导入时应报告的问题(由 pipelines/sample_returns.py 的 write_bad_samples 生成)\n"
+    expected.write_text("# 出错的示例报表及导入时应报告的问题(由 pipelines/samples/returns.py 的 write_bad_samples 生成)\n"
                         "# code/severity/sheet/cell/field:该代码的第一个问题;rejected:整个文件是否不予导入;\n"
                         "# also:同一处错误连带出的其他问题代码(除此之外不应报告别的问题)\n"
                         + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=200), encoding="utf-8")
@@ -1318,7 +1318,7 @@ def _bad_readme(doc: dict[str, Any]) -> str:
         "(`rural-targets init` 建立的示例数据库中已有)。在示例数据库中导入“导入,并提示”的文件,会替换黄嘴镇"
         "2025年第4季度的报送;再运行一次 `rural-targets init` 不会改回(保留他人上传的版本),可删除数据库后重建。",
         "",
-        "重新生成:`python -m pipelines.sample_returns bad`。请勿手工修改。",
+        "重新生成:`python -m pipelines.samples.returns bad`。请勿手工修改。",
         "",
     ]
     return "\n".join(lines)
@@ -1327,12 +1327,12 @@ def _bad_readme(doc: dict[str, Any]) -> str:
 # ============================================================================ command line
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pipelines.sample_returns returns|bad|generated [-o DIR]``: rewrite the samples."""
+    """``python -m pipelines.samples.returns returns|bad|generated [-o DIR]``: rewrite the samples."""
     import argparse
-    from .db import connect
-    from .samples import init_database
+    from pipelines.store.db import connect
+    from pipelines.samples.init import init_database
 
-    p = argparse.ArgumentParser(prog="python -m pipelines.sample_returns",
+    p = argparse.ArgumentParser(prog="python -m pipelines.samples.returns",
                                 description="重新生成示例报表(合成数据)。")
     p.add_argument("what", choices=["returns", "bad", "generated"])
     p.add_argument("-o", "--output", metavar="DIR")

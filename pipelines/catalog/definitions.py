@@ -13,10 +13,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import CatalogError
-from .expressions import Compiled, ExpressionError, compile_expression
+from pipelines.errors import CatalogError
+from pipelines.catalog.expressions import Compiled, ExpressionError, compile_expression
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS_DIR = ROOT / "schemas"
 
 LEVELS = ("province", "city", "county", "township", "village")

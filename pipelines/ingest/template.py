@@ -59,11 +59,11 @@ from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.protection import SheetProtection
 from openpyxl.worksheet.worksheet import Worksheet
 
-from . import __version__
-from .catalog import FieldSpec, SheetSpec, catalog
-from .errors import TemplateError
-from .periods import due_date, normalise_period, parse_period, period_label  # noqa: F401 - re-exported
-from .registry import children, get_unit, require_level
+from pipelines import __version__
+from pipelines.catalog.definitions import FieldSpec, SheetSpec, catalog
+from pipelines.errors import TemplateError
+from pipelines.periods import due_date, normalise_period, parse_period, period_label  # noqa: F401 - re-exported
+from pipelines.registry.load import children, get_unit, require_level
 
 TITLE = "乡村治理目标监测季度报表"
 ISSUER = "民政局"

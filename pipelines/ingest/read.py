@@ -18,7 +18,7 @@ from xml.etree import ElementTree as ET
 
 from python_calamine import CalamineWorkbook
 
-from .errors import RuralTargetsError
+from pipelines.errors import RuralTargetsError
 
 EXCEL_KINDS = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls"}
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")

@@ -13,8 +13,8 @@ from typing import Iterator
 
 import duckdb
 
-from .catalog import ROOT, catalog
-from .errors import RuralTargetsError
+from pipelines.catalog.definitions import ROOT, catalog
+from pipelines.errors import RuralTargetsError
 
 ENV_VAR = "RURAL_TARGETS_DB"
 SQL_DIR = Path(__file__).resolve().parent / "sql"

@@ -5,7 +5,7 @@ with 12 quarters of returns is generated directly into a DuckDB file with SQL (n
 cached under data/generated/bench/. Every plan of the catalog is applied to every province (a bench
 catalog: settings.applies lists them), so that every target is judged for every unit.
 
-The product (``pipelines.progress.refresh``: indicator_values and progress tables, partitioned by
+The product (``pipelines.compute.progress.refresh``: indicator_values and progress tables, partitioned by
 province) and a straightforward pandas baseline (read the rows, evaluate the expressions with pandas,
 groupby per level, then groupby per unit for the time series) run in the same process on the same
 file; the figures are seconds, peak memory and the ratio, and the time to read one county's statuses
@@ -28,9 +28,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import db
-from .catalog import ROOT, Catalog, PlanApplication, catalog
-from .periods import due_date, period_bounds, quarters
+from pipelines.store import db
+from pipelines.catalog.definitions import ROOT, Catalog, PlanApplication, catalog
+from pipelines.periods import due_date, period_bounds, quarters
 
 CACHE = ROOT / "data" / "generated" / "bench"
 PROVINCES = ["11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41",
@@ -361,7 +361,7 @@ def pandas_baseline(db_path: str, cat: Catalog | None = None) -> dict[str, Any]:
     then, target by target, judge each unit's series with groupby transforms (baseline, points,
     pi, tau, projection, status) and the shares of units meeting every-unit targets; the results
     are written back to the database. Milestones and task lists are left out (a few hundred rows)."""
-    from .progress import _levels, plan_roots
+    from pipelines.compute.progress import _levels, plan_roots
     t0 = time.perf_counter()
     con = duckdb.connect(db_path)
     cat = cat or bench_catalog(con)
@@ -487,7 +487,7 @@ def _baseline_judge(series: pd.DataFrame, T: float, t: Any, plan: Any, pend: dic
 # ============================================================================ bench progress
 
 def _run_ours(db_path: str, out: Any) -> None:
-    from .progress import refresh
+    from pipelines.compute.progress import refresh
     con = duckdb.connect(db_path)
     cat = bench_catalog(con)
     t0 = time.perf_counter()
@@ -536,7 +536,7 @@ def bench_progress(provinces: int = 31, cities: int = 10, counties: int = 9, pro
     base = _in_child(_run_baseline, str(base_db))
     say(f"  {base['seconds']} 秒")
     base_db.unlink(missing_ok=True)             # the product's database is kept for inspection
-    from .progress import assess_frame
+    from pipelines.compute.progress import assess_frame
     con = duckdb.connect(str(ours_db), read_only=True)
     cat = bench_catalog(con)
     counts = dict(con.execute("SELECT level, count(*) FROM units GROUP BY level").fetchall())

@@ -24,9 +24,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .catalog import LEVEL_ZH, Catalog, catalog
-from .periods import due_date, parse_period, period_bounds
-from .registry import PREFIX_LEN, get_unit
+from pipelines.catalog.definitions import LEVEL_ZH, Catalog, catalog
+from pipelines.periods import due_date, parse_period, period_bounds
+from pipelines.registry.load import PREFIX_LEN, get_unit
 
 STATUS_ZH = {"on_time": "按时报送", "late": "逾期报送", "missing": "未报送", "pending": "未到期"}
 TOWNSHIP_COLUMNS = ["township_code", "township_name", "county_code", "county_name", "period", "due_date", "expected",

@@ -1,0 +1,1 @@
+"""The catalog: the plans' targets, the return's fields, indicators and rules, loaded from schemas/ and validated (definitions), and the checked expression language they are written in (expressions)."""

@@ -1,0 +1,1 @@
+"""The command line, `rural-targets`: one subcommand per task, errors turned into one-line messages."""

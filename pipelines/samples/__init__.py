@@ -1,0 +1,1 @@
+"""Tooling apart from the product: the synthetic sample city, its returns and broken returns, and `init`."""

@@ -1,0 +1,1 @@
+"""The database: connections, transactions and the schema (the SQL files in sql/)."""
