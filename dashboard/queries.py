@@ -31,7 +31,8 @@ import streamlit as st
 from pipelines.compute import lookups as dashboard_data
 from pipelines.registry import load as registry
 from pipelines.store import db
-from pipelines.catalog.definitions import LEVEL_ZH, catalog
+from pipelines.catalog.definitions import catalog
+from pipelines.units import LEVEL_ZH
 
 log = logging.getLogger("rural_targets.dashboard")
 READ_WAIT_S = 3.0      # a read waits this long for a writer (the CLI) before GEN002 请稍后再试

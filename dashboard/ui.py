@@ -14,10 +14,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
-from pipelines.catalog.definitions import LEVEL_ZH
+from pipelines.units import LEVEL_ZH
 from pipelines.errors import ProblemsError, RuralTargetsError, render  # noqa: F401 - re-exported for pages
 from pipelines.periods import period_bounds, period_label
-from pipelines.registry.load import PREFIX_LEN, level_of
+from pipelines.textwidth import text_width
+from pipelines.units import PREFIX_LEN, level_of
 
 log = logging.getLogger("rural_targets.dashboard")
 
@@ -352,7 +353,7 @@ def xlsx_bytes(df: pd.DataFrame, title: str | None = None, sheet: str = "数据"
         for j, v in enumerate(rec, start=1):
             ws.cell(i, j, _cell(v))
     for j, col in enumerate(df.columns, start=1):
-        width = max([_width(str(col))] + [_width(str(v)) for v in df.iloc[:200, j - 1]]) + 2
+        width = max([text_width(str(col))] + [text_width(str(v)) for v in df.iloc[:200, j - 1]]) + 2
         ws.column_dimensions[get_column_letter(j)].width = min(max(width, 6), 60)
     ws.freeze_panes = ws.cell(row + 1, 1)
     buf = io.BytesIO()
@@ -373,10 +374,6 @@ def _cell(v: Any) -> Any:
     if isinstance(v, (list, tuple, dict)):
         return str(v)
     return v
-
-
-def _width(s: str) -> int:
-    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in s)
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:

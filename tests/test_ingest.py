@@ -18,7 +18,7 @@ import pytest
 
 from pipelines.store import db
 from pipelines.catalog.definitions import catalog
-from pipelines.ingest.pipeline import check_file, ingest_paths, list_submissions, submission_values, trace
+from pipelines.ingest.pipeline import ingest_paths, list_submissions, submission_values, trace
 from pipelines.registry.load import children, load_registry
 from pipelines.ingest.template import write_township_template
 

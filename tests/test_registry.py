@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.errors import ProblemsError, RegistryError
-from pipelines.registry.load import (children, get_unit, level_of, list_units, load_registry, require_level,
-                                shapes)
+from pipelines.registry.load import children, get_unit, list_units, load_registry, require_level, shapes
+from pipelines.units import level_of
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -48,7 +48,7 @@ def test_deterministic(tmp_path):
 
 def test_committed_files_match_fresh_generation(region):
     for name in FILES:
-        assert (COMMITTED / name).exists(), f"run: rural-targets sample region -o data/samples/region"
+        assert (COMMITTED / name).exists(), "run: rural-targets sample region -o data/samples/region"
         assert (COMMITTED / name).read_bytes() == (region / name).read_bytes(), \
             f"data/samples/region/{name} differs from a fresh generation; regenerate it, do not edit by hand"
 

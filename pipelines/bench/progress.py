@@ -120,7 +120,7 @@ def _township_exprs(fields: list[Any]) -> dict[str, str]:
         "demo_town_level": f"CASE WHEN pidx >= 8084 AND {_u('code', chr(39) + 'dt' + chr(39))} < 0.05 THEN '市级申报' ELSE '无' END",
         "party_members": "CAST(300 + (hash(code) % 400) AS BIGINT)",
         "party_members_under_35": f"CAST(floor((300 + (hash(code) % 400)) * (0.15 + 0.05 * {_u('code', 'pidx', chr(39) + 'y35' + chr(39))})) AS BIGINT)",
-        "party_members_college": f"CAST(floor((300 + (hash(code) % 400)) * (0.18 + 0.1 * t)) AS BIGINT)",
+        "party_members_college": "CAST(floor((300 + (hash(code) % 400)) * (0.18 + 0.1 * t)) AS BIGINT)",
         "half_year_report_date": "CASE WHEN quarter IN (2, 3) THEN make_date(year, 7, 1 + CAST(hash(code, year) % 9 AS INTEGER)) END",
         "year_end_report_date": "CASE WHEN quarter = 4 THEN make_date(year + 1, 1, 1 + CAST(hash(code, year) % 9 AS INTEGER)) END",
     }

@@ -15,12 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipelines.errors import CatalogError
 from pipelines.catalog.expressions import Compiled, ExpressionError, compile_expression
+from pipelines.units import LEVELS
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS_DIR = ROOT / "schemas"
 
-LEVELS = ("province", "city", "county", "township", "village")
-LEVEL_ZH = {"province": "省", "city": "市", "county": "区县", "township": "乡镇", "village": "村"}
 EVAL_KINDS = ("aggregate", "every_unit", "count", "milestone", "trend", "band")
 COMPARATORS = (">=", ">", "<=", "<", "==", "between", "about", "rising", "not_falling", "done_by")
 COMPARATOR_ZH = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "=", "between": "介于", "about": "约",

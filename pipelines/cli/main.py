@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable
 
 from pipelines import __version__
 from pipelines.errors import ProblemsError, RuralTargetsError
+from pipelines.textwidth import text_width
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -44,18 +45,14 @@ def emit(rows: list[dict[str, Any]] | dict[str, Any], args: argparse.Namespace,
         print("(无)")
         return
     text = [[("" if r.get(c) is None else str(r.get(c))) for c in cols] for r in rows]
-    widths = [max(_width(c), *(_width(t[i]) for t in text)) for i, c in enumerate(cols)]
+    widths = [max(text_width(c), *(text_width(t[i]) for t in text)) for i, c in enumerate(cols)]
     print("  ".join(_pad(c, w) for c, w in zip(cols, widths)))
     for t in text:
         print("  ".join(_pad(v, w) for v, w in zip(t, widths)))
 
 
-def _width(s: str) -> int:
-    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in s)
-
-
 def _pad(s: str, width: int) -> str:
-    return s + " " * (width - _width(s))
+    return s + " " * (width - text_width(s))
 
 
 def _db(args: argparse.Namespace):
@@ -146,7 +143,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 @command("submissions")
 def cmd_submissions(args: argparse.Namespace) -> int:
-    from pipelines.ingest.pipeline import list_submissions, plain_records
+    from pipelines.ingest.pipeline import list_submissions
+    from pipelines.jsonable import plain_records
     import pandas as pd
     con = _db(args)
     rows = list_submissions(con, township=args.township, period=args.period, include_superseded=args.all)
@@ -158,7 +156,8 @@ def cmd_submissions(args: argparse.Namespace) -> int:
 
 @command("values")
 def cmd_values(args: argparse.Namespace) -> int:
-    from pipelines.ingest.pipeline import plain_records, submission_values, trace
+    from pipelines.ingest.pipeline import submission_values, trace
+    from pipelines.jsonable import plain_records
     from pipelines.periods import parse_period
     parse_period(args.period)
     con = _db(args)
@@ -206,7 +205,7 @@ def cmd_bench_dashboard(args: argparse.Namespace) -> int:
     source = ("读取已存储的进度表" + (f"(先刷新,用时 {result['refresh_s']} 秒)" if result["refresh_s"] else "")
               if result["progress"] == "stored" else "页面直接计算进度")
     print(f"进度数据:{source}")
-    width = max(_width(r["title"]) for r in result["pages"])
+    width = max(text_width(r["title"]) for r in result["pages"])
     print(f"{_pad('页面', width)}  首次渲染(秒)  控件变更(秒)  变更内容")
     for r in result["pages"]:
         first = "—" if r["first_s"] is None else f"{r['first_s']:.3f}"
@@ -261,8 +260,9 @@ def cmd_progress(args: argparse.Namespace) -> int:
 @command("indicators")
 def cmd_indicators(args: argparse.Namespace) -> int:
     from pipelines.compute.indicators import compute
-    from pipelines.ingest.pipeline import plain_records
-    from pipelines.registry.load import PREFIX_LEN, get_unit
+    from pipelines.jsonable import plain_records
+    from pipelines.registry.load import get_unit
+    from pipelines.units import PREFIX_LEN
     con = _db(args)
     prefixes = None
     if args.unit:
@@ -331,7 +331,7 @@ def cmd_task_update(args: argparse.Namespace) -> int:
 
 @command("task list")
 def cmd_task_list(args: argparse.Namespace) -> int:
-    from pipelines.ingest.pipeline import plain_records
+    from pipelines.jsonable import plain_records
     from pipelines.compute.progress import task_records
     con = _db(args)
     rows = plain_records(task_records(con, args.plan, as_of=args.as_of))

@@ -24,9 +24,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines.catalog.definitions import LEVEL_ZH, Catalog, catalog
+from pipelines.catalog.definitions import Catalog, catalog
+
+from pipelines.units import LEVEL_ZH
 from pipelines.periods import due_date, parse_period, period_bounds
-from pipelines.registry.load import PREFIX_LEN, get_unit
+from pipelines.registry.load import get_unit
+from pipelines.units import PREFIX_LEN
 
 STATUS_ZH = {"on_time": "按时报送", "late": "逾期报送", "missing": "未报送", "pending": "未到期"}
 TOWNSHIP_COLUMNS = ["township_code", "township_name", "county_code", "county_name", "period", "due_date", "expected",

@@ -43,12 +43,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines.catalog.definitions import Catalog, Indicator, LEVELS, catalog
+from pipelines.catalog.definitions import Catalog, Indicator, catalog
+
+from pipelines.units import LEVEL_RANK, LEVELS
 from pipelines.periods import due_date, parse_period, period_bounds, quarters
 
-# how many leading digits of a code identify a unit of each level (as in pipelines.registry)
-PREFIX_LEN = {"province": 2, "city": 4, "county": 6, "township": 9, "village": 12}
-LEVEL_RANK = {level: i for i, level in enumerate(LEVELS)}          # province 0 … village 4
 SOURCE_LEVEL = {"village": "village", "township": "township", "county": "county"}
 
 _ROLLUP = {  # level → SQL giving the code of the ancestor at that level from column "code"

@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from pipelines.registry.load import PREFIX_LEN, level_of
+from pipelines.units import PREFIX_LEN, level_of
 
 
 def data_version(con: duckdb.DuckDBPyConnection) -> str:

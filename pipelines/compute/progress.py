@@ -99,10 +99,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pipelines.catalog.definitions import LEVEL_ZH, LEVELS, Catalog, Indicator, Plan, Target, catalog
+from pipelines.catalog.definitions import Catalog, Indicator, Plan, Target, catalog
+from pipelines.compute.indicators import (SheetValues, UnitValues, compute_wide, cutoff, data_periods, period_bounds,
+                                          period_of, pidx as period_index, selection_sql)
 from pipelines.errors import RuralTargetsError
-from pipelines.compute.indicators import (LEVEL_RANK, PREFIX_LEN, SheetValues, UnitValues, compute_wide, cutoff, data_periods, period_bounds,
-                         period_of, pidx as period_index, selection_sql)
+from pipelines.units import LEVEL_RANK, LEVEL_ZH, LEVELS, PREFIX_LEN
 
 STATUSES = ("met", "met_late", "on_track", "due_soon", "lagging", "severely_lagging", "missed", "no_data")
 STATUS_ZH = {"met": "已达标", "met_late": "逾期完成", "on_track": "进度正常", "due_soon": "即将到期",
@@ -844,7 +845,7 @@ def _block(t: Target, plan: Plan, level: str, units: Units, basis: str, arr: dic
 def _judge_milestone_target(scope: Scope, con: duckdb.DuckDBPyConnection, t: Target) -> list[Block]:
     if t.lead and not t.milestones:
         return _judge_task(scope, con, t)
-    cat, plan, grid, st = scope.cat, scope.plan, scope.grid, scope.cat.settings.progress
+    _cat, plan, grid, st = scope.cat, scope.plan, scope.grid, scope.cat.settings.progress
     unit_level, _, share_levels = _levels(t, None, scope.root_level)
     units = scope.units[unit_level]
     sheet = {"county": "county", "township": "township", "village": "village"}.get(t.level)
@@ -944,7 +945,7 @@ def _field_dates(con: duckdb.DuckDBPyConnection, scope: Scope, units: Units, she
 
 def _judge_task(scope: Scope, con: duckdb.DuckDBPyConnection, t: Target) -> list[Block]:
     """A task of a task list: per responsible unit (department) and overall (the scope's root)."""
-    cat, plan, grid, st = scope.cat, scope.plan, scope.grid, scope.cat.settings.progress
+    _cat, plan, grid, st = scope.cat, scope.plan, scope.grid, scope.cat.settings.progress
     records = scope.data.tasks(con, plan.code)
     records = records[records["task_id"] == t.id]
     depts = list(dict.fromkeys(t.lead + t.partners))

@@ -9,7 +9,6 @@ database as it was before a file or after it, never in between.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import time
 import warnings
@@ -22,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from pipelines.catalog.definitions import Catalog, SheetSpec, catalog
+from pipelines.files import atomic_write
+from pipelines.jsonable import plain
 from pipelines.store.db import transaction
 from pipelines.errors import Problem, RuralTargetsError
 from pipelines.ingest.normalise import clean_text, header_key, is_blank, normalise, to_code
@@ -576,10 +577,7 @@ def _archive(con: duckdb.DuckDBPyConnection, ret: ReturnFile) -> str:
     rel = Path(sha[:2]) / f"{sha}.{ret.kind}"
     target = archive_dir(con) / rel
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(ret.data)
-        os.replace(tmp, target)  # atomic: a crash leaves no half-written archive file
+        atomic_write(target, ret.data)
     return str(rel)
 
 
@@ -774,26 +772,7 @@ def trace(values: dict[str, Any]) -> list[dict[str, Any]]:
                 where = values["columns"].get((key, fid))
                 if where is None:
                     continue
-                out.append({"unit_code": rec[id_col], "field": fid, "value": _plain(value),
+                out.append({"unit_code": rec[id_col], "field": fid, "value": plain(value),
                             "file": sub["file_name"], "archive": sub["archive_path"], "sheet": where[0],
                             "cell": f"{where[0]}!{where[1]}{rec['source_row']}"})
     return out
-
-
-def _plain(v: Any) -> Any:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, float) and np.isnan(v):
-        return None
-    if isinstance(v, (pd.Timestamp, dt.datetime)):
-        return v.date().isoformat()
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-def plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """DataFrame rows as JSON-friendly dicts (NaN → None, dates → ISO)."""
-    return [{k: _plain(v) for k, v in rec.items()} for rec in frame.to_dict("records")]

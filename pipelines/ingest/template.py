@@ -43,9 +43,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import re
-import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +58,8 @@ from openpyxl.worksheet.protection import SheetProtection
 from openpyxl.worksheet.worksheet import Worksheet
 
 from pipelines import __version__
+from pipelines.files import atomic_path
+from pipelines.textwidth import text_width
 from pipelines.catalog.definitions import FieldSpec, SheetSpec, catalog
 from pipelines.errors import TemplateError
 from pipelines.periods import due_date, normalise_period, parse_period, period_label  # noqa: F401 - re-exported
@@ -190,10 +190,8 @@ def field_requirement(f: FieldSpec) -> str:
 # ------------------------------------------------------------------ workbook
 
 def _save(wb: Workbook, out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    part = out.with_name(out.name + ".part")
-    wb.save(part)
-    os.replace(part, out)
+    with atomic_path(out) as part:
+        wb.save(part)
     return out
 
 
@@ -347,7 +345,7 @@ def _write_info_sheet(ws: Worksheet, cat, sheets: dict[str, SheetSpec], township
     row += 1
     for i, text in enumerate(instructions, start=1):
         _merged(ws, row, 1, 5, f"{i}. {text}", normal, "left", wrap=True)
-        ws.row_dimensions[row].height = 15 * max(1, math.ceil(_text_width(text) / 2 / 140)) + 4
+        ws.row_dimensions[row].height = 15 * max(1, math.ceil(text_width(text) / 2 / 140)) + 4
         row += 1
 
     row += 1
@@ -367,8 +365,8 @@ def _write_info_sheet(ws: Worksheet, cat, sheets: dict[str, SheetSpec], township
             for c, value in enumerate([f.id, f.label, f.unit or "", TYPE_ZH[f.type], req], start=1):
                 cell = ws.cell(row, c, value)
                 cell.font, cell.border, cell.alignment = normal, _BORDER, wrap
-            ws.row_dimensions[row].height = 14 * max(1, math.ceil(_text_width(req) / 68),
-                                                     math.ceil(_text_width(f.label) / 28)) + 4
+            ws.row_dimensions[row].height = 14 * max(1, math.ceil(text_width(req) / 68),
+                                                     math.ceil(text_width(f.label) / 28)) + 4
             row += 1
 
     ws.protection = SheetProtection(sheet=True, formatColumns=False, formatRows=False)
@@ -412,16 +410,11 @@ def _print_setup(ws: Worksheet, landscape: bool) -> None:
     ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.6, bottom=0.6)
 
 
-def _text_width(s: str) -> int:
-    """Display width in Excel column units: 2 for a CJK (wide) character, 1 otherwise."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
-
-
 def _column_width(header: str, values: list[str]) -> tuple[float, int]:
     """A width (≈ 2 units per CJK character, at most MAX_WIDTH) that fits the values on one line
     and wraps a long header onto about three lines; and the number of lines the header takes."""
-    hw = _text_width(header)
-    vw = max((_text_width(v) for v in values), default=0)
+    hw = text_width(header)
+    vw = max((text_width(v) for v in values), default=0)
     width = hw + 2 if hw + 2 <= 12 else max(12, math.ceil(hw / 3) + 2)
     width = min(MAX_WIDTH, max(width, vw + 2, 8))
     return width, max(1, math.ceil(hw / (width - 2)))

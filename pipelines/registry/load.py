@@ -20,14 +20,11 @@ from typing import Any, Iterable
 import duckdb
 import pandas as pd
 
-from pipelines.catalog.definitions import LEVEL_ZH, LEVELS
+from pipelines.units import LEVEL_RANK, LEVEL_ZH, LEVELS, PREFIX_LEN, level_of
 from pipelines.store.db import transaction
 from pipelines.errors import Problem, ProblemsError, RegistryError
 from pipelines.ingest.read import decode_text
 
-LEVEL_RANK = {level: i for i, level in enumerate(LEVELS)}
-# how many leading digits of a code identify a unit of each level
-PREFIX_LEN = {"province": 2, "city": 4, "county": 6, "township": 9, "village": 12}
 
 # canonical column -> accepted headers (compared case-insensitively), first match wins
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -57,19 +54,6 @@ _CODE_RE = re.compile(r"\d{12}")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CSV_SUFFIXES = {".csv", ".txt"}
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
-
-
-def level_of(code: str) -> str:
-    """The level of a 12-digit code: province, city, county, township or village."""
-    if code[2:] == "0" * 10:
-        return "province"
-    if code[4:] == "0" * 8:
-        return "city"
-    if code[6:] == "0" * 6:
-        return "county"
-    if code[9:] == "000":
-        return "township"
-    return "village"
 
 
 def _is_code(value: str) -> bool:

@@ -53,6 +53,7 @@ import duckdb
 import numpy as np
 
 from pipelines.catalog.definitions import ROOT, catalog
+from pipelines.files import atomic_write
 from pipelines.periods import parse_period, period_bounds, period_label, quarters
 from pipelines.ingest.read import column_letter
 
@@ -605,14 +606,6 @@ def _stable_zip(data: bytes, when: dt.datetime) -> bytes:
     return out.getvalue()
 
 
-def _atomic_write(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    part.write_bytes(data)
-    os.replace(part, path)
-    return path
-
-
 def return_filename(township: str, name: str, period: str, suffix: str = ".xlsx", tag: str = "") -> str:
     """``{code}_{name}_{period}{tag}{suffix}`` — the template's file name with another suffix."""
     from pipelines.ingest.template import template_filename
@@ -639,9 +632,9 @@ def write_return(con: duckdb.DuckDBPyConnection, township: str, period: str, val
     when = _stamp(period, written_at)
     if suffix == ".xlsx":
         data = _lite_xlsx(con, township, period, values, when) if lite else _filled_template(con, township, period, values, when)
-        return _atomic_write(path, data)
+        return atomic_write(path, data)
     if suffix == ".csv":
-        return _atomic_write(path, _csv_bytes(con, township, period, values, encoding))
+        return atomic_write(path, _csv_bytes(con, township, period, values, encoding))
     if suffix == ".xls":
         return _xls(con, township, period, values, path, when)
     raise ValueError(f"unsupported return format {path.suffix!r} (.xlsx, .csv, .xls)")
@@ -863,12 +856,12 @@ def _xls(con, township: str, period: str, values: dict[str, Any], path: Path, wh
         raise RuntimeError("LibreOffice (soffice) 未安装,无法生成 .xls")
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / (path.stem + ".xlsx")
-        _atomic_write(src, _filled_template(con, township, period, values, when))
+        atomic_write(src, _filled_template(con, township, period, values, when))
         home = Path(tmp) / "home"
         home.mkdir()
         subprocess.run([exe, "--headless", "--convert-to", "xls", "--outdir", str(Path(tmp) / "out"), str(src)],
                        env={**os.environ, "HOME": str(home)}, check=True, capture_output=True, timeout=180)
-        return _atomic_write(path, (Path(tmp) / "out" / (path.stem + ".xls")).read_bytes())
+        return atomic_write(path, (Path(tmp) / "out" / (path.stem + ".xls")).read_bytes())
 
 
 # ============================================================================ the files of the samples
@@ -1123,7 +1116,7 @@ def _bad_cases() -> list[dict[str, Any]]:
             b.township[f"{b.tcol[fid]}{b.first}"].value = value
         return make
 
-    first_v = lambda fid: lambda b: b.ref(fid)  # noqa: E731 - the cell of the first village
+    lambda fid: lambda b: b.ref(fid)  # noqa: E731 - the cell of the first village
     return [
         dict(file="ING001_不是报表.xlsx", code="ING001", make=not_a_return, where=None,
              defect="一个与报表无关的工作簿(通讯录),没有“村级情况”表"),
@@ -1266,7 +1259,7 @@ def write_bad_samples(con: duckdb.DuckDBPyConnection, out_dir: Path = BAD_DIR,
         data = case["make"](b)
         if data is None:
             data = _save(wb, when)
-        paths.append(_atomic_write(out_dir / case["file"], data))
+        paths.append(atomic_write(out_dir / case["file"], data))
         severity = severity_of(case["code"])
         entry = {"file": case["file"], "code": case["code"], "severity": severity, "sheet": where[0],
                  "cell": where[1], "field": where[2], "rejected": severity == "error",
