@@ -22,6 +22,24 @@ TOOLTIP = {
 }
 
 
+def with_progress(units_df: pd.DataFrame, progress: pd.DataFrame | None, info: dict[str, Any]) -> pd.DataFrame:
+    """``units_df`` (code, name, …) with value, status and the texts of the map's tooltip."""
+    out = units_df.copy()
+    if progress is not None and not progress.empty:
+        keep = [c for c in ("code", "value", "target_value", "status", "pi", "tau") if c in progress]
+        out = out.merge(progress[keep], on="code", how="left")
+    for col in ("value", "target_value", "status", "pi", "tau"):
+        if col not in out:
+            out[col] = None
+    unit = info.get("unit", "")
+    out["value_text"] = [ui.fmt_num(v, unit) for v in out["value"]]
+    out["target_text"] = info.get("target_text", "")
+    out["status_text"] = [ui.status_zh(s if isinstance(s, str) else None) for s in out["status"]]
+    out["pace_text"] = [f"{ui.fmt_pct(p)} / {ui.fmt_pct(t)}" if not (ui.is_blank(p) and ui.is_blank(t)) else "—"
+                        for p, t in zip(out["pi"], out["tau"])]
+    return out
+
+
 def ramp_rgb(x: float | None, lo: float, hi: float, reverse: bool = False) -> tuple[int, int, int]:
     """The colour of ``x`` on the light → dark ramp between ``lo`` and ``hi``."""
     if x is None or (isinstance(x, float) and math.isnan(x)):

@@ -6,16 +6,16 @@ Rules:
   read-write, through the ingest API.
 - DuckDB refuses a read-only and a read-write connection to one file in one process, so every
   connection of this process is taken under one lock.
-- Cached results are keyed by their parameters and by a data-version token (the highest
-  submission id and friends): an upload, here or through the CLI, shows on the next run.
-- No SQL here: the pipelines modules hold it (pipelines/dashboard_data.py for what is only the
-  dashboard's).
+- Cached results are keyed by their parameters and by the data version
+  (pipelines.compute.stored.data_token): an upload, here or through the CLI, shows on the next run.
+- No SQL and no progress logic here: the pipelines modules hold them (pipelines/compute/lookups.py
+  for what only the dashboard asks); this module keeps caching and connections.
 """
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import io
+import logging
 import tempfile
 import threading
 import zipfile
@@ -23,16 +23,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import logging
-
 import pandas as pd
 import streamlit as st
 
+from pipelines.catalog.definitions import catalog
+from pipelines.compute import completeness as completeness_api
+from pipelines.compute import laggards as laggards_api
 from pipelines.compute import lookups as dashboard_data
+from pipelines.compute.assess import assess_frame
+from pipelines.compute.judge import judged_levels as judged_levels_of
+from pipelines.compute.records import record_task_update
+from pipelines.compute.refresh import refresh
+from pipelines.compute.stored import data_token, is_fresh, read_stored
+from pipelines.ingest.pipeline import ingest_uploads
+from pipelines.ingest.template import template_filename, write_county_templates, write_township_template
+from pipelines.periods import due_date
 from pipelines.registry import load as registry
 from pipelines.store import db
-from pipelines.catalog.definitions import catalog
-from pipelines.units import LEVEL_ZH
+from pipelines.units import LEVEL_ZH, ancestor, level_of, parent, prefix
 
 log = logging.getLogger("rural_targets.dashboard")
 READ_WAIT_S = 3.0      # a read waits this long for a writer (the CLI) before GEN002 请稍后再试
@@ -66,7 +74,7 @@ def writing() -> Iterator[Any]:
 
 @st.cache_resource(show_spinner="首次运行:正在用示例数据建立数据库(约需一分钟)…")
 def _ensure_database(path: str) -> str:
-    from pipelines.samples.init import init_database
+    from pipelines.samples.init import init_database   # the sample generators load only when needed
 
     if not Path(path).exists():
         with writing() as con:
@@ -82,32 +90,26 @@ def ensure_database() -> str:
 @st.cache_data(ttl=3, show_spinner=False)
 def _data_version(path: str) -> str:
     with reading() as con:
-        token = dashboard_data.data_version(con)
-        stored = _stored_is_fresh(con)
+        token = data_token(con)
+        stored = _stored_is_fresh(con, token)
     return f"{path}|{token}|{'stored' if stored else 'live'}"
 
 
-def _stored_is_fresh(con: Any) -> bool:
-    """Whether pipelines.compute.progress's stored tables (``refresh``) match the data: then progress is read
-    from them (tens of milliseconds) instead of being computed (about a second)."""
-    mod = progress_module()
-    if mod is None or not hasattr(mod, "is_fresh") or not hasattr(mod, "read_stored"):
-        return False
+def _stored_is_fresh(con: Any, token: str) -> bool:
+    """Whether the stored progress tables match the data: then progress is read from them (tens of
+    milliseconds) instead of being computed (about a second)."""
     try:
-        return bool(mod.is_fresh(con))
-    except Exception:  # noqa: BLE001 - a missing or older table: compute instead
+        return is_fresh(con, token=token)
+    except Exception:  # noqa: BLE001 - an older or damaged table: compute instead
         log.warning("progress tables unreadable; computing progress instead", exc_info=True)
         return False
 
 
 def _refresh_progress(con: Any) -> None:
-    """After a write: recompute pipelines.compute.progress's stored tables, so every page reads them again.
+    """After a write: recompute the stored progress tables, so every page reads them again.
     If that fails the write stands and the pages compute progress directly (slower, same result)."""
-    mod = progress_module()
-    if mod is None or not hasattr(mod, "refresh"):
-        return
     try:
-        mod.refresh(con)
+        refresh(con)
     except Exception:  # noqa: BLE001 - see above
         log.warning("progress refresh after a write failed; pages will compute progress", exc_info=True)
 
@@ -272,8 +274,6 @@ def recent_submissions(under: str | None = None, limit: int = 50) -> pd.DataFram
 
 def check_uploads(files: list[tuple[str, bytes]], progress: Callable[[int, int, Any], None] | None = None) -> list:
     """Dry run: validate every file, store nothing (a read-only connection)."""
-    from pipelines.ingest.pipeline import ingest_uploads
-
     with reading() as con:
         return ingest_uploads(con, files, dry_run=True, progress=progress)
 
@@ -281,8 +281,6 @@ def check_uploads(files: list[tuple[str, bytes]], progress: Callable[[int, int, 
 def store_uploads(files: list[tuple[str, bytes]], uploaded_by: str | None,
                   progress: Callable[[int, int, Any], None] | None = None) -> list:
     """Validate again and store (the only read-write use of the database by the dashboard)."""
-    from pipelines.ingest.pipeline import ingest_uploads
-
     try:
         with writing() as con:
             reports = ingest_uploads(con, files, dry_run=False, uploaded_by=uploaded_by, progress=progress)
@@ -295,15 +293,12 @@ def store_uploads(files: list[tuple[str, bytes]], uploaded_by: str | None,
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=32)
 def _township_template(code: str, period: str, version: str) -> bytes:
-    from pipelines.ingest.template import write_township_template
-
     with tempfile.TemporaryDirectory() as tmp, reading() as con:
         return write_township_template(con, code, period, Path(tmp)).read_bytes()
 
 
 def township_template_name(code: str, period: str) -> str:
-    from pipelines.ingest.template import template_filename
-
+    """The file name of a township's blank return."""
     return template_filename(code, unit_name(code) or code, period)
 
 
@@ -314,8 +309,6 @@ def township_template(code: str, period: str) -> bytes:
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=8)
 def _county_templates(code: str, period: str, version: str) -> bytes:
-    from pipelines.ingest.template import write_county_templates
-
     with tempfile.TemporaryDirectory() as tmp:
         with reading() as con:
             paths = write_county_templates(con, code, period, Path(tmp))
@@ -327,6 +320,7 @@ def _county_templates(code: str, period: str, version: str) -> bytes:
 
 
 def county_templates_name(code: str, period: str) -> str:
+    """The file name of a county's zipped blank returns."""
     return f"{code}_{unit_name(code) or code}_{period}_乡镇季度报表模板.zip"
 
 
@@ -340,47 +334,24 @@ def today() -> dt.date:
     return dt.date.today()
 
 
-# ------------------------------------------------------------------ progress (pipelines.compute.progress)
-
-def progress_module():
-    """pipelines.compute.progress when it is installed, else None (the pages then say so: DSH005)."""
-    try:
-        from pipelines.compute import progress
-    except ImportError:
-        return None
-    return progress
-
-
-def require_progress():
-    mod = progress_module()
-    if mod is None:
-        from pipelines.errors import RuralTargetsError
-        raise RuralTargetsError("DSH005", module="pipelines.compute.progress")
-    return mod
-
+# ------------------------------------------------------------------ progress (pipelines.compute)
 
 BASES = {"now": "按现有全部数据", "then": "按当时已报送的数据"}
 
 
 @st.cache_data(ttl=600, show_spinner="正在评估进度 …", max_entries=96)
 def _level_history(plan: str, target: str | None, scope: str | None, level: str, version: str) -> pd.DataFrame:
-    progress = require_progress()
     with reading() as con:
-        if version.endswith("|stored"):  # pipelines.compute.progress's stored tables are fresh: read them
-            return progress.read_stored(con, plan=None if target else plan, target=target, unit=scope, level=level)
-        if target:
-            return progress.assess_frame(con, target=target, unit=scope, level=level)
-        return progress.assess_frame(con, plan=plan, unit=scope, level=level)
+        if version.endswith("|stored"):  # the stored tables are current: read them
+            return read_stored(con, plan=None if target else plan, target=target, unit=scope, level=level)
+        return assess_frame(con, plan=None if target else plan, target=target, unit=scope, level=level)
 
 
 @st.cache_data(ttl=600, show_spinner="正在按当时的数据评估进度 …", max_entries=96)
 def _level_asof(plan: str, target: str | None, asof: str, scope: str | None, level: str,
                 version: str) -> pd.DataFrame:
-    progress = require_progress()
     with reading() as con:
-        if target:
-            return progress.assess_frame(con, target=target, unit=scope, level=level, as_of=asof)
-        return progress.assess_frame(con, plan=plan, unit=scope, level=level, as_of=asof)
+        return assess_frame(con, plan=None if target else plan, target=target, unit=scope, level=level, as_of=asof)
 
 
 def plan_history(plan: str, scope: str | None, level: str, upto: str | None = None,
@@ -404,27 +375,19 @@ def status(plan: str, quarter: str | None, scope: str | None, level: str, basis:
     if basis == "then":
         return _level_asof(plan, target, quarter, scope, level, _v())
     df = _level_history(plan, target, scope, level, _v())
-    return df[df["period"] == quarter] if not df.empty else df
+    return df[df["period"] == quarter].reset_index(drop=True) if not df.empty else df
 
 
 def judged_levels(target: str, scope_level: str) -> list[str]:
-    """The levels below ``scope_level`` where pipelines.compute.progress judges ``target`` unit by unit
-    (its rules: ratios down to townships, everything else at the target's own level)."""
-    cat = catalog()
-    _, t = cat.target(target)
-    ind = cat.indicators.get(t.indicator) if t.indicator else None
-    order = list(registry.PREFIX_LEN)
-    deepest = order.index(t.level)
-    if t.eval == "aggregate" and ind is not None and ind.denominator:
-        deepest = max(deepest, order.index("township"))
-    return [lv for lv in order[order.index(scope_level) + 1:deepest + 1]]
+    """The levels below ``scope_level`` where ``target`` is judged unit by unit (top down)."""
+    return judged_levels_of(catalog(), target, scope_level)
 
 
 def unit_progress(target: str, quarter: str | None, level: str, parent: str | None,
                   basis: str = "now") -> pd.DataFrame | None:
     """Progress of the units of ``level`` under ``parent`` for ``target`` in ``quarter``, with
-    ``code`` for joining (None when the progress API is missing)."""
-    if progress_module() is None or quarter is None:
+    ``code`` for joining (None without a quarter)."""
+    if quarter is None:
         return None
     df = status(target_info(target)["plan"], quarter, parent, level, basis, target=target)
     if df.empty:
@@ -432,78 +395,40 @@ def unit_progress(target: str, quarter: str | None, level: str, parent: str | No
     return df.rename(columns={"unit_code": "code"})
 
 
-def with_progress(units_df: pd.DataFrame, progress: pd.DataFrame | None, info: dict[str, Any]) -> pd.DataFrame:
-    """``units_df`` (code, name, …) with value, status and the texts of the map's tooltip."""
-    from dashboard import ui
-
-    out = units_df.copy()
-    if progress is not None and not progress.empty:
-        keep = [c for c in ("code", "value", "target_value", "status", "pi", "tau") if c in progress]
-        out = out.merge(progress[keep], on="code", how="left")
-    for col in ("value", "target_value", "status", "pi", "tau"):
-        if col not in out:
-            out[col] = None
-    unit = info.get("unit", "")
-    out["value_text"] = [ui.fmt_num(v, unit) for v in out["value"]]
-    out["target_text"] = info.get("target_text", "")
-    out["status_text"] = [ui.status_zh(s) if s else "无数据" for s in out["status"]]
-    out["pace_text"] = [f"{ui.fmt_pct(p)} / {ui.fmt_pct(t)}" if not (ui.is_blank(p) and ui.is_blank(t)) else "—"
-                        for p, t in zip(out["pi"], out["tau"])]
-    return out
-
-
 @st.cache_data(ttl=600, show_spinner=False, max_entries=16)
-def _last_returns(quarter: str, version: str) -> dict[str, str]:
-    progress = require_progress()
+def _last_returns(quarter: str, basis: str, version: str) -> dict[str, str]:
     with reading() as con:
-        return progress.last_returns(con, as_of=quarter)
+        return laggards_api.last_returns(con, as_of=quarter if basis == "then" else None, upto=quarter)
 
 
 def rank_laggards(plan: str, target: str, level: str, quarter: str | None, scope: str | None,
                   basis: str = "now") -> pd.DataFrame:
     """后进名单 from the plan's cached assessment: the units of ``level`` under ``scope`` for
-    ``target``, worst first — pipelines.compute.progress.SEVERITY, then gap (pi − tau), then distance from
-    the target (the order of ``progress.laggards``) — with rank and the quarter of the last return
-    up to ``quarter``."""
-    progress = require_progress()
-    df = status(plan, quarter, scope, level, basis, target=target).copy()
+    ``target`` in the laggard order of pipelines.compute.laggards, with rank and the quarter of
+    the last return up to ``quarter`` (as ``laggards`` gives them for ``period``, or ``as_of`` with
+    basis "then")."""
+    df = status(plan, quarter, scope, level, basis, target=target)
     if df.empty:
         return df
-    df["_sev"] = df["status"].map(progress.SEVERITY).fillna(99)
-    df["_gap"] = df["gap_pp"].fillna(float("inf"))
-    df["_dist"] = -(df["value"] - df["target_value"]).abs().fillna(0)
-    df = df.sort_values(["_sev", "_gap", "_dist", "unit_code"], kind="stable").drop(columns=["_sev", "_gap", "_dist"])
-    last = _last_returns(quarter, _v())
-    df["last_return"] = [_last_return_of(c, last) for c in df["unit_code"]]
-    df.insert(0, "rank", range(1, len(df) + 1))
-    return df.reset_index(drop=True)
+    return laggards_api.rank(df, _last_returns(quarter, basis, _v()))
 
 
-def _last_return_of(code: str, last: dict[str, str]) -> str | None:
-    """A unit's latest counted return: its township's (a village), its own (a township), or the
-    latest among its townships (a county or city)."""
-    if not isinstance(code, str) or len(code) != 12:
-        return None
-    level = registry.level_of(code)
-    if level == "village":
-        return last.get(code[:9] + "000")
-    if level == "township":
-        return last.get(code)
-    prefix = code[:registry.PREFIX_LEN[level]]
-    hits = [p for c, p in last.items() if c.startswith(prefix)]
-    return max(hits) if hits else None
+def parent_names(codes: list[str]) -> dict[str, str]:
+    """code → the name of the unit directly above it (township of a village, county of a township, …)."""
+    above = {c: parent(c) for c in codes}
+    names = unit_names([p for p in set(above.values()) if p])
+    return {c: names.get(p, "") for c, p in above.items()}
 
 
 def cutoff_date(period: str) -> dt.date:
     """The day by which a quarter's returns count for it (the reporting due date)."""
-    from pipelines.periods import due_date
-
     return due_date(period, catalog().settings.reporting.due_day)
 
 
 # ------------------------------------------------------------------ milestones and tasks
 
 def current_quarter() -> str:
+    """The quarter of ``today()``."""
     d = today()
     return f"{d.year}Q{(d.month - 1) // 3 + 1}"
 
@@ -511,18 +436,16 @@ def current_quarter() -> str:
 @st.cache_data(ttl=600, show_spinner="正在评估任务进度 …", max_entries=32)
 def _milestone_status(plan: str, scope: str | None, asof: str | None, period: str | None,
                       version: str) -> pd.DataFrame:
-    progress = require_progress()
     targets = catalog().plan(plan).targets
     ids = [t.id for t in targets if t.eval == "milestone"]
     if not ids:
         return pd.DataFrame()
     # judged at the end of the current quarter, which has no stored rows: always computed
-    live = {"stored": False} if "stored" in inspect.signature(progress.assess_frame).parameters else {}
     with reading() as con:
         if len(ids) == len(targets):       # a task list: the whole plan at once
-            frame = progress.assess_frame(con, plan=plan, unit=scope, as_of=asof, period=period, **live)
+            frame = assess_frame(con, plan=plan, unit=scope, as_of=asof, period=period, stored=False)
         else:
-            frame = pd.concat([progress.assess_frame(con, target=t, unit=scope, as_of=asof, period=period, **live)
+            frame = pd.concat([assess_frame(con, target=t, unit=scope, as_of=asof, period=period, stored=False)
                                for t in ids], ignore_index=True)
     return frame[frame["target"].isin(ids)].reset_index(drop=True)
 
@@ -546,11 +469,10 @@ def task_history(plan: str) -> pd.DataFrame:
 
 def record_task(plan: str, task_id: str, unit: str, status: str, done_date: dt.date | None, note: str | None,
                 evidence: str | None, by: str | None) -> dict[str, Any]:
-    """Append a task update through pipelines.compute.progress (read-write for this one statement)."""
-    progress = require_progress()
+    """Append a task update (pipelines.compute.records; read-write for this one statement)."""
     try:
         with writing() as con:
-            row = progress.record_task_update(con, plan, task_id, unit, status, done_date=done_date, note=note,
+            row = record_task_update(con, plan, task_id, unit, status, done_date=done_date, note=note,
                                               evidence=evidence, by=by)
             _refresh_progress(con)
             return row
@@ -560,35 +482,23 @@ def record_task(plan: str, task_id: str, unit: str, status: str, done_date: dt.d
 
 # ------------------------------------------------------------------ reporting completeness
 
-def completeness_module():
-    """pipelines.completeness when it is installed, else None (the page then says so: DSH005)."""
-    try:
-        from pipelines.compute import completeness
-    except ImportError:
-        return None
-    return completeness
-
-
 @st.cache_data(ttl=600, show_spinner=False, max_entries=256)
 def _township_returns(period: str, area: str | None, day: dt.date, version: str) -> pd.DataFrame:
-    mod = completeness_module()
     with reading() as con:
-        return mod.township_returns(con, period, unit=area, today=day)
+        return completeness_api.township_returns(con, period, unit=area, today=day)
 
 
 def _area(scope: str | None) -> str | None:
     """The city (or wider unit) whose townships are read once and filtered for any scope under it."""
     if not scope:
         return None
-    level = registry.level_of(scope)
-    return scope if level in ("province", "city") else scope[:4] + "00000000"
+    return scope if level_of(scope) in ("province", "city") else ancestor(scope, "city")
 
 
 def _under(frame: pd.DataFrame, scope: str | None) -> pd.DataFrame:
-    if not scope or frame.empty or registry.level_of(scope) in ("province", "city"):
+    if not scope or frame.empty or level_of(scope) in ("province", "city"):
         return frame
-    prefix = scope[:registry.PREFIX_LEN[registry.level_of(scope)]]
-    return frame[frame["township_code"].str.startswith(prefix)].reset_index(drop=True)
+    return frame[frame["township_code"].str.startswith(prefix(scope))].reset_index(drop=True)
 
 
 def township_returns(period: str, scope: str | None) -> pd.DataFrame:
@@ -600,10 +510,9 @@ def township_returns(period: str, scope: str | None) -> pd.DataFrame:
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=64)
 def _rollups(period: str, scope: str | None, day: dt.date, version: str) -> pd.DataFrame:
-    mod = completeness_module()
     towns = _under(_township_returns(period, _area(scope), day, version), scope)
     with reading() as con:
-        return mod.rollups(con, towns)
+        return completeness_api.rollups(con, towns)
 
 
 def rollups(period: str, scope: str | None) -> pd.DataFrame:

@@ -14,42 +14,44 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
-from pipelines.units import LEVEL_ZH
+from pipelines.compute.laggards import WORST_FIRST
+from pipelines.compute.rules import STATUS_ZH
 from pipelines.errors import ProblemsError, RuralTargetsError, render  # noqa: F401 - re-exported for pages
 from pipelines.periods import period_bounds, period_label
 from pipelines.textwidth import text_width
-from pipelines.units import PREFIX_LEN, level_of
+from pipelines.units import LEVEL_RANK, LEVEL_ZH, LEVELS, PREFIX_LEN, level_of
 
 log = logging.getLogger("rural_targets.dashboard")
 
 UPLOAD_PAGE = "app_pages/upload.py"
-LEVELS = ["province", "city", "county", "township", "village"]
 PARAMS = ("plan", "asof", "basis", "city", "county", "township", "target")
 
 # ------------------------------------------------------------------ statuses
 
-# the statuses of pipelines.compute.progress (English key → Chinese label, RGB colour), worst first:
-# red overdue / severely behind, yellow behind, blue due soon, green on track or met, grey no data
-STATUSES: dict[str, tuple[str, tuple[int, int, int]]] = {
-    "missed": ("已逾期未达标", (153, 27, 27)),
-    "severely_lagging": ("严重滞后", (220, 38, 38)),
-    "lagging": ("进度滞后", (234, 179, 8)),
-    "no_data": ("无数据", (170, 170, 170)),
-    "due_soon": ("即将到期", (37, 99, 235)),
-    "on_track": ("进度正常", (134, 197, 94)),
-    "met_late": ("逾期完成", (13, 148, 136)),
-    "met": ("已达标", (22, 128, 61)),
+# the colour of each status: red overdue / severely behind, yellow behind, blue due soon, green on
+# track or met, grey no data (names and order are pipelines.compute's)
+STATUS_RGB: dict[str, tuple[int, int, int]] = {
+    "missed": (153, 27, 27),
+    "severely_lagging": (220, 38, 38),
+    "lagging": (234, 179, 8),
+    "no_data": (170, 170, 170),
+    "due_soon": (37, 99, 235),
+    "on_track": (134, 197, 94),
+    "met_late": (13, 148, 136),
+    "met": (22, 128, 61),
 }
-STATUS_ORDER = list(STATUSES)
-ZH_TO_STATUS = {zh: key for key, (zh, _) in STATUSES.items()}
+STATUS_ORDER = list(WORST_FIRST)
 
 
 def status_zh(key: str | None) -> str:
-    return STATUSES.get(key or "no_data", (str(key), (0, 0, 0)))[0]
+    """The Chinese name of a status (无数据 for none)."""
+    key = key or "no_data"
+    return STATUS_ZH.get(key, str(key))
 
 
 def status_rgb(key: str | None) -> tuple[int, int, int]:
-    return STATUSES.get(key or "no_data", ("", (170, 170, 170)))[1]
+    """The colour of a status (grey for none or unknown)."""
+    return STATUS_RGB.get(key or "no_data", STATUS_RGB["no_data"])
 
 
 def status_hex(key: str | None) -> str:
@@ -174,8 +176,8 @@ class View:
 
     @property
     def child_level(self) -> str | None:
-        return {"province": "city", "city": "county", "county": "township", "township": "village"}.get(
-            self.scope_level or "")
+        rank = LEVEL_RANK.get(self.scope_level or "")
+        return LEVELS[rank + 1] if rank is not None and rank + 1 < len(LEVELS) else None
 
     @property
     def has_returns(self) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
@@ -73,5 +74,4 @@ def all_problems(reports: list[Any]) -> pd.DataFrame:
 def storable(reports: list[Any], files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     """The files whose dry run passed (valid); rejected and unchanged ones are not sent again."""
     ok = {r.file for r in reports if r.status == "valid"}
-    from pathlib import Path
     return [(name, data) for name, data in files if Path(name).name in ok]

@@ -104,6 +104,8 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "GEN002": ("error", "数据库 {db} 正被另一个程序写入,请稍后再试(DuckDB 同一时间只允许一个写入进程)",
                "database {db} is locked by another writer; try again later"),
     "GEN003": ("error", "不支持的文件类型 {file},请使用 .xlsx、.xls、.xlsm 或 .csv", "unsupported file type {file}"),
+    "GEN004": ("error", "找不到数据库结构文件 schema*.sql(在 {where});程序安装不完整,请重新安装",
+               "no schema SQL (schema*.sql) in {where}; the installation is incomplete"),
     # --- dashboard --------------------------------------------------------------
     "DSH001": ("error", "页面出现内部错误({kind}),详情已记入服务器日志。请刷新页面重试;如仍出现,请联系系统管理员",
                "internal error ({kind}); details are in the server log"),

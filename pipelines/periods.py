@@ -78,3 +78,19 @@ def shift(period: str, n: int) -> str:
     y, q = parse_period(period)
     idx = y * 4 + (q - 1) + n
     return f"{idx // 4}Q{idx % 4 + 1}"
+
+
+def pidx(period: str) -> int:
+    """A quarter as a running number (year × 4 + quarter − 1), for arithmetic on periods."""
+    y, q = parse_period(period)
+    return y * 4 + q - 1
+
+
+def period_of(index: int) -> str:
+    """The quarter of a running number: ``period_of(pidx(p)) == p``."""
+    return f"{index // 4}Q{index % 4 + 1}"
+
+
+def cutoff(period: str, due_day: int) -> dt.datetime:
+    """The last moment a return for ``period`` counts as of ``period``: the end of its due date."""
+    return dt.datetime.combine(due_date(period, due_day), dt.time.max)

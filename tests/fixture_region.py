@@ -24,7 +24,7 @@ from pipelines.catalog.definitions import SCHEMAS_DIR, load_catalog
 from pipelines.store.db import connect
 from pipelines.ingest.pipeline import ingest_uploads
 from pipelines.periods import due_date, quarters
-from pipelines.compute.progress import record_county_values, record_task_update
+from pipelines.compute.records import record_county_values, record_task_update
 from pipelines.registry.load import load_registry
 
 CITY, COUNTY = "439800000000", "439801000000"

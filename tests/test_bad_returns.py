@@ -15,9 +15,12 @@ import pytest
 import yaml
 
 from pipelines.store import db
-from pipelines.samples import returns as sr
-from pipelines.ingest.pipeline import archive_dir, ingest_uploads
+from pipelines.ingest.pipeline import ingest_uploads
+from pipelines.ingest.store import archive_dir
 from pipelines.samples.init import init_database
+from pipelines.samples.bad import write_bad_samples
+from pipelines.samples.simulation import simulate
+from pipelines.samples.writers import write_return
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = ROOT / "data" / "samples" / "bad"
@@ -39,10 +42,10 @@ def base_db(tmp_path_factory) -> Path:
     path = tmp / "base.duckdb"
     con = db.connect(path)
     init_database(con, progress=False, returns=False)
-    sim = sr.simulate(con)
+    sim = simulate(con)
     [entry] = [e for e in EXPECTED["files"] if e.get("previous")]
     town, period = entry["previous"]["township"], entry["previous"]["period"]
-    prev = sr.write_return(con, town, period, sim.values(town, period), tmp / "previous.xlsx")
+    prev = write_return(con, town, period, sim.values(town, period), tmp / "previous.xlsx")
     [report] = ingest_uploads(con, [(prev.name, prev.read_bytes())])
     assert report.status == "stored" and not report.problems
     con.close()
@@ -104,7 +107,12 @@ def test_broken_return_reports_its_problem(con, entry):
         assert report.status == "stored"
         after = counts(con)
         assert after["submissions"] == before["submissions"] + 1
-        assert after["submission_problems"] == before["submission_problems"] + len(report.problems)
+        assert after["village_values"] == before["village_values"] + report.village_rows
+        kept = con.execute("SELECT code, cell FROM submission_problems WHERE submission_id = ?",
+                           [report.submission_id]).fetchall()
+        assert sorted(kept, key=str) == sorted(((p.code, p.cell) for p in report.problems), key=str)
+        [path] = con.execute("SELECT archive_path FROM submissions WHERE id = ?", [report.submission_id]).fetchone()
+        assert {f for f in archived(con) - files_before if f.is_file()} == {archive_dir(con) / path}
 
 
 def test_outlier_needs_the_previous_quarter(registry_only):
@@ -155,10 +163,11 @@ def _content(path: Path):
     return out
 
 
+@pytest.mark.slow
 def test_committed_files_are_what_the_generator_makes(tmp_path):
     c = db.connect(tmp_path / "g.duckdb")
     init_database(c, progress=False, returns=False)
-    paths = sr.write_bad_samples(c, tmp_path / "bad")
+    paths = write_bad_samples(c, tmp_path / "bad")
     c.close()
     assert {p.name for p in paths} == {p.name for p in BAD.iterdir()}
     for p in paths:
@@ -173,9 +182,9 @@ def test_blank_village_code_is_reported_once(con):
 
 def test_outlier_is_found_when_the_previous_quarter_comes_in_the_same_upload(registry_only, tmp_path):
     [entry] = [e for e in EXPECTED["files"] if e["code"] == "ING040"]
-    sim = sr.simulate(registry_only)
+    sim = simulate(registry_only)
     town, period = entry["previous"]["township"], entry["previous"]["period"]
-    prev = sr.write_return(registry_only, town, period, sim.values(town, period), tmp_path / "previous.xlsx")
+    prev = write_return(registry_only, town, period, sim.values(town, period), tmp_path / "previous.xlsx")
     reports = ingest_uploads(registry_only, [(prev.name, prev.read_bytes()),
                                              (entry["file"], (BAD / entry["file"]).read_bytes())])
     assert [p.code for p in reports[1].problems] == ["ING040"]

@@ -1,14 +1,106 @@
-"""A tiny run of ``rural-targets bench progress``: it runs end to end and reports its figures (no timing asserted)."""
+"""``rural-targets bench progress``: a tiny run where the pandas baseline computes the same statuses as
+the product, and the check that makes the command fail when one status differs."""
 from __future__ import annotations
 
+import duckdb
+import pandas as pd
+import pytest
+
 import pipelines.bench.progress as bench
+from pipelines.cli.main import main
+
+KEY = bench.KEY
 
 
-def test_bench_progress_smoke(tmp_path, monkeypatch):
-    monkeypatch.setattr(bench, "CACHE", tmp_path / "bench")
-    result = bench.bench_progress(provinces=1, cities=1, counties=1, progress=False, workdir=tmp_path / "run")
-    assert result["villages"] > 0 and result["periods"] == 12
-    assert result["statuses"] > result["progress_rows"] > 0 and result["baseline_statuses"] > 0
-    assert result["ours_s"] > 0 and result["baseline_s"] > 0
-    assert result["ratio"] == round(result["baseline_s"] / result["ours_s"], 1)
-    assert result["county_rows"] > 0 and result["county_ms"] > 0 and result["peak_mb"] > 0
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One tiny country (1 province, 1 city, 1 county), both sides run, the baseline's database kept."""
+    root = tmp_path_factory.mktemp("bench_progress")
+    saved = bench.CACHE
+    bench.CACHE = root / "cache"
+    try:
+        result = bench.bench_progress(provinces=1, cities=1, counties=1, progress=False, workdir=root / "run",
+                                      keep_baseline=True)
+    finally:
+        bench.CACHE = saved
+    return result, root / "run"
+
+
+@pytest.mark.slow
+def test_tiny_run_baseline_equals_product(tiny_run):
+    result, _ = tiny_run
+    assert result["villages"] > 100 and result["townships"] >= 12 and result["periods"] == 12
+    # both sides emit exactly as many statuses, and the sample agrees row by row
+    assert result["baseline_statuses"] == result["statuses"] > result["progress_rows"] > 0
+    assert result["differences"] == 0
+    assert set(result["compared_by_level"]) == {"province", "city", "county", "township", "village", "department"}
+    assert result["compared_rows"] == sum(result["compared_by_level"].values()) > 1000
+    assert result["county_rows"] > 0 and result["peak_mb"] > 0 and result["baseline_peak_mb"] > 0
+
+
+@pytest.mark.slow
+def test_check_finds_a_perturbed_baseline_status(tiny_run, tmp_path):
+    _, run = tiny_run
+    ours, base = run / "ours.duckdb", tmp_path / "baseline.duckdb"
+    base.write_bytes((run / "baseline.duckdb").read_bytes())
+    assert len(bench.check_baseline(ours, base)["differences"]) == 0
+    con = duckdb.connect(str(ours), read_only=True)
+    picks, _ = bench.sample_units(con)
+    con.close()
+    village = int(picks["village"][0])
+    con = duckdb.connect(str(base))
+    before = con.execute("SELECT status FROM baseline_progress WHERE unit = ? AND target = 'cd-reserve-123' "
+                         "AND pidx = 8080", [village]).fetchall()[0][0]
+    after = "missed" if before != "missed" else "met"
+    con.execute("UPDATE baseline_progress SET status = ? WHERE unit = ? AND target = 'cd-reserve-123' AND pidx = 8080",
+                [after, village])
+    con.execute("DELETE FROM baseline_progress WHERE level = 'department' AND target = 'sc-task-03' "
+                "AND department = '财政厅' AND pidx = 8084")
+    con.close()
+    diff = bench.check_baseline(ours, base)["differences"]
+    assert diff[KEY + ["problem"]].values.tolist() == [
+        ["changde-2018", "cd-reserve-123", "village", f"{village:012d}", "2020Q1", "status"],
+        ["sichuan-2021", "sc-task-03", "department", "财政厅", "2021Q1", "only in the product"],
+    ]
+    assert diff[["status_product", "status_baseline"]].iloc[0].tolist() == [before, after]
+
+
+def _frame(rows):
+    return pd.DataFrame(rows, columns=KEY + ["status", "value"])
+
+
+def test_compare_statuses_reports_each_differing_row():
+    common = [("p", "t1", "county", "110101000000", "2020Q1", "met", 100.0),
+              ("p", "t1", "county", "110101000000", "2020Q2", "lagging", 40.0),
+              ("p", "t2", "village", "110101101201", "2020Q1", "on_track", 3.0)]
+    ours = _frame(common + [("p", "t2", "village", "110101101202", "2020Q1", "no_data", None)])
+    base = _frame([common[0], common[1][:5] + ("on_track", 40.0), common[2][:6] + (3.5,),
+                   ("p", "t3", "city", "110100000000", "2020Q1", "met", 1.0)])
+    assert len(bench.compare_statuses(ours, ours.copy())) == 0
+    diff = bench.compare_statuses(ours, base)
+    assert diff[["target", "unit_code", "period", "problem"]].values.tolist() == [
+        ["t1", "110101000000", "2020Q2", "status"],
+        ["t2", "110101101201", "2020Q1", "value"],
+        ["t2", "110101101202", "2020Q1", "only in the product"],
+        ["t3", "110100000000", "2020Q1", "only in the baseline"],
+    ]
+    text = bench.describe_differences(diff, compared=5)
+    assert "4 of 5 compared rows differ" in text
+    assert "p t1 county 110101000000 2020Q2: status — product lagging (40), baseline on_track (40)" in text
+
+
+def test_command_fails_when_a_status_differs(monkeypatch, tmp_path, capsys):
+    """The command exits non-zero with the differing rows when the check finds any (both sides faked)."""
+    src = tmp_path / "country.duckdb"
+    src.write_bytes(b"")
+    monkeypatch.setattr(bench, "country", lambda *a, **k: src)
+    monkeypatch.setattr(bench, "_in_child", lambda fn, path: {"seconds": 1.0, "peak_mb": 1, "statuses": 1,
+                                                              "stats": {}})
+    diff = bench.compare_statuses(_frame([("p", "t", "county", "110101000000", "2020Q1", "met", 1.0)]),
+                                  _frame([("p", "t", "county", "110101000000", "2020Q1", "missed", 1.0)]))
+    monkeypatch.setattr(bench, "check_baseline", lambda *a, **k: {"differences": diff, "compared": 7})
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "progress", "--provinces", "1", "--cities", "1", "--counties", "1"])
+    assert isinstance(exc.value, bench.StatusMismatch) and exc.value.code != 0
+    assert "1 of 7 compared rows differ" in str(exc.value.code)
+    assert "p t county 110101000000 2020Q1: status — product met (1), baseline missed (1)" in str(exc.value.code)

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # a Streamlit server, Chromium and the sample database
+
 CHROMIUM = Path("/usr/bin/chromium")
 OUT = ROOT / "test-output" / "browser"
 GOOD = ROOT / "data" / "samples" / "returns" / "439921101000_黄嘴镇_2025Q4.xlsx"
@@ -221,7 +223,7 @@ def test_upload_a_return_through_the_file_input(server, page):
     _shot(page, "upload-stored")
 
     from pipelines.store.db import connect
-    from pipelines.ingest.pipeline import list_submissions
+    from pipelines.ingest.store import list_submissions
     deadline = time.monotonic() + 10
     while True:  # the server closes its connection after the store; read once it is free
         try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.catalog.definitions import EVAL_KINDS, SCHEMAS_DIR, load_catalog
+from pipelines.catalog.definitions import SCHEMAS_DIR, load_catalog
 from pipelines.errors import CatalogError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -111,7 +112,7 @@ def test_milestone_tasks_keep_lead_and_partner_units(cat):
     assert t["sc-task-10"].lead == ["民政厅"]
     assert "审计厅" in t["sc-task-10"].partners
     assert t["sc-task-08"].lead == ["住房和城乡建设厅"]
-    assert all(x.eval == "milestone" for x in t.values())
+    assert {x.eval for x in t.values()} == {"milestone"} and len(t) == 11
 
 
 def test_indicator_sql_is_parameterised(cat):
@@ -153,7 +154,39 @@ def test_unknown_field_in_an_indicator(schemas):
 def test_bad_comparator(schemas):
     edit(schemas / "plans" / "changde-2018.yaml", lambda d: d["targets"][4].update(comparator="at least"))
     err = raises(schemas, "CAT002")
-    assert "changde-2018.yaml" in err.message_zh and "at least" in err.message_zh
+    assert err.context["file"].endswith("plans/changde-2018.yaml") and err.context["entry"] == "cd-social-orgs-avg"
+    assert err.context["detail"].startswith("comparator: 比较方式 'at least' 无效,可用:'>=', '>', '<=', '<', '==', ")
+    assert "cd-social-orgs-avg" in err.message_zh and "'at least'" in err.message_zh
+
+
+@pytest.mark.parametrize("file, entry, change, detail", [
+    ("plans/changde-2018.yaml", "cd-social-orgs-avg", lambda d: d["targets"][4].update(eval="sometimes"),
+     "eval: 评价方式 'sometimes' 无效,可用:'aggregate', 'every_unit', 'count', 'milestone', 'trend', 'band'"),
+    ("plans/changde-2018.yaml", "cd-social-orgs-avg", lambda d: d["targets"][4].update(level="hamlet"),
+     "level: 层级 'hamlet' 无效,可用:'province', 'city', 'county', 'township', 'village'"),
+    ("plans/changde-2018.yaml", "changde-2018", lambda d: d.update(scope_level="region"),
+     "scope_level: 层级 'region' 无效,可用:'province', 'city', 'county', 'township', 'village'"),
+    ("plans/changde-2018.yaml", "cd-social-orgs-avg", lambda d: d["targets"][4].update(colour="red"),
+     "colour: 未知的键 colour"),
+    ("plans/changde-2018.yaml", "cd-social-orgs-avg", lambda d: d["targets"][4].pop("title"), "title: 缺少该项"),
+    ("plans/changde-2018.yaml", "cd-social-orgs-avg", lambda d: d["targets"][4].update(comparator="between"),
+     "评价方式 aggregate 不能用比较方式 between"),
+    ("indicators.yaml", "eco_burial_rate", lambda d: d["indicators"]["eco_burial_rate"].update(window="monthly"),
+     "window: 时间窗口 'monthly' 无效,可用:'quarter_end', 'year_to_date'"),
+    ("indicators.yaml", "eco_burial_rate", lambda d: d["indicators"]["eco_burial_rate"].update(source="city"),
+     "source: 数据来源表 'city' 无效,可用:'village', 'township', 'county'"),
+    ("fields.yaml", "sheets.village", lambda d: d["sheets"]["village"]["fields"][3].update(type="integer"),
+     "fields.3.type: 字段类型 'integer' 无效,可用:'code', 'text', 'int', 'number', 'bool', 'enum', 'date'"),
+    ("rules.yaml", "elderly_le_population", lambda d: d["rules"][0].update(severity="fatal"),
+     "severity: 严重程度 'fatal' 无效,可用:'error', 'warning'"),
+], ids=["eval", "level", "scope_level", "unknown-key", "missing-key", "comparator-for-eval", "window", "source",
+        "field-type", "severity"])
+def test_closed_vocabularies_name_file_entry_and_choices(schemas, file, entry, change, detail):
+    edit(schemas / file, change)
+    err = raises(schemas, "CAT002")
+    assert err.context["file"].endswith(file) and err.context["entry"] == entry
+    assert err.context["detail"] == detail
+    assert err.message_zh == f"目录文件 {err.context['file']} 中 {entry} 定义有误:{detail}"
 
 
 def test_missing_deadline(schemas):
@@ -194,7 +227,9 @@ def test_expressions_outside_the_language_are_refused(schemas, expr):
 
 def test_flow_fields_need_a_window(schemas):
     edit(schemas / "indicators.yaml", lambda d: d["indicators"]["eco_burial_rate"].pop("window"))
-    assert "year_to_date" in raises(schemas, "CAT002").message_zh
+    err = raises(schemas, "CAT002")
+    assert err.context["entry"] == "eco_burial_rate"
+    assert err.context["detail"] == "用到流量字段 burials, eco_burials,须写明 window: year_to_date"
 
 
 def test_a_new_plan_is_a_yaml_edit(schemas):
@@ -223,7 +258,8 @@ def test_cli_lists_all_55_targets_as_json():
     assert len(rows) == 55
     keys = {"plan", "id", "title", "comparator", "value", "unit", "deadline", "eval", "level", "source_clause"}
     assert all(keys <= set(r) for r in rows)
-    assert {r["eval"] for r in rows} <= set(EVAL_KINDS)
+    assert Counter(r["eval"] for r in rows) == {"every_unit": 19, "aggregate": 13, "milestone": 13, "count": 5,
+                                                 "trend": 3, "band": 2}
     eco = next(r for r in rows if r["id"] == "cd-eco-burial")
     assert (eco["comparator"], eco["value"], eco["deadline"]) == (">=", 50, "2020-12-31")
 

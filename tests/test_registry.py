@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.errors import ProblemsError, RegistryError
+from pipelines.store.db import connect
 from pipelines.registry.load import children, get_unit, list_units, load_registry, require_level, shapes
 from pipelines.units import level_of
 
@@ -265,8 +266,8 @@ def test_geojson_stores_shapes_and_fills_coordinates(tmp_db, tmp_path):
     got = shapes(tmp_db, ["430703001001", "430703000000", "430700000000"])
     assert set(got) == {"430703001001", "430703000000"}
     assert got["430703001001"]["type"] == "Polygon"
-    v = get_unit(tmp_db, "430703001001")
-    assert 111 < v["lon"] < 112 and 29 < v["lat"] < 30
+    v = get_unit(tmp_db, "430703001001")          # the square's representative point: its centre
+    assert (v["lon"], v["lat"]) == pytest.approx((111.5, 29.5))
     kept = get_unit(tmp_db, "430703001002")          # had its own coordinates: kept
     assert (kept["lon"], kept["lat"]) == (110.5, 28.5)
     # shapes for units already in the database, in a later load of nothing else
@@ -300,8 +301,9 @@ def test_lookups(base_db, tmp_path):
     with pytest.raises(RegistryError) as info:
         require_level(town, "county")
     assert info.value.code == "REG010" and "乡镇" in info.value.message_zh and "区县" in info.value.message_zh
-    with pytest.raises(RegistryError):
+    with pytest.raises(RegistryError) as info:
         children(base_db, "430703999000")
+    assert info.value.code == "REG009" and "430703999000" in info.value.message_zh
 
 
 def test_list_units_as_of(tmp_db, tmp_path):
@@ -334,7 +336,15 @@ def test_cli_load_and_list_json(tmp_path):
     assert [r["code"] for r in rows] == ["430700000000", "430703000000", "430703001000", "430703001001", "430703001002"]
     assert rows[3]["level"] == "village" and rows[3]["parent_code"] == "430703001000"
     done = cli("--db", db, "registry", "list", "--level", "village", "--parent", "430703000000", "--json")
-    assert len(json.loads(done.stdout)) == 2
+    assert [r["code"] for r in json.loads(done.stdout)] == ["430703001001", "430703001002"]
+
+
+def count_units(db: str) -> int:
+    con = connect(db)
+    try:
+        return count(con)
+    finally:
+        con.close()
 
 
 def test_cli_failing_load(tmp_path):
@@ -343,7 +353,9 @@ def test_cli_failing_load(tmp_path):
     done = cli("--db", db, "registry", "load", str(f))
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert lines[-1].startswith("rural-targets: 错误 [REG001]")
-    assert "bad.csv 第 2 行" in lines[-1]
-    assert all("\n" not in line for line in lines)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: [REG001] bad.csv 第 2 行:代码 4307 不是12位数字",
+        "rural-targets: 错误 [REG001] bad.csv 第 2 行:代码 4307 不是12位数字",
+    ]
+    assert count_units(db) == 0

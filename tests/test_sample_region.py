@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from shapely.geometry import Point, shape
 
+from pipelines.registry.load import load_registry
 from pipelines.samples.region import DEFAULT_SEED, generate_region
+from pipelines.store.db import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "data" / "samples" / "region"
@@ -43,7 +45,14 @@ def test_deterministic(tmp_path):
     for name in FILES:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     generate_region(c, seed=DEFAULT_SEED + 1)
-    assert (a / "units.csv").read_bytes() != (c / "units.csv").read_bytes()
+    # another seed keeps the codes of the city and its counties but draws other names and villages
+    def counties(out: Path) -> dict[str, str]:
+        return {u["code"]: u["name"] for u in _units(out) if u["level"] in ("city", "county")}
+    assert counties(a) == {"439900000000": "示例市", "439902000000": "松岗区", "439921000000": "碧泉县",
+                           "439922000000": "白鹭县", "439981000000": "桐湾市"}
+    assert counties(c) == {"439900000000": "示例市", "439902000000": "松岗区", "439921000000": "凤岭县",
+                           "439922000000": "桐湾县", "439981000000": "鹤湾市"}
+    assert Counter(u["level"] for u in _units(c))["village"] == 517
 
 
 def test_committed_files_match_fresh_generation(region):
@@ -64,11 +73,10 @@ def test_header_and_marking(region):
 def test_counts(region):
     units = _units(region)
     levels = Counter(u["level"] for u in units)
-    assert set(levels) == {"city", "county", "township", "village"}
-    assert levels["city"] == 1 and levels["county"] == 4
-    assert 36 <= levels["township"] <= 44
-    assert 400 <= levels["village"] <= 600
+    assert levels == {"city": 1, "county": 4, "township": 41, "village": 514}
     children = Counter(u["parent_code"] for u in units)
+    assert {c: children[c] for c in ("439902000000", "439921000000", "439922000000", "439981000000")} == \
+        {"439902000000": 11, "439921000000": 9, "439922000000": 11, "439981000000": 10}
     for u in units:
         if u["level"] == "county":
             assert 9 <= children[u["code"]] <= 11, u
@@ -176,18 +184,14 @@ def test_other_seeds_keep_the_invariants(tmp_path, seed):
 
 
 def test_registry_loads_the_files(region, tmp_path):
-    from pipelines.store.db import connect
-    from pipelines.registry.load import load_registry
-
     con = connect(tmp_path / "t.duckdb")
     try:
         load_registry(con, [region / "units.csv"], geojson=region / "boundaries.geojson")
-        units = _units(region)
         got = dict(con.execute("SELECT level, count(*) FROM units GROUP BY level").fetchall())
-        assert got == dict(Counter(u["level"] for u in units))
+        assert got == {"city": 1, "county": 4, "township": 41, "village": 514}
         n_shapes = con.execute("SELECT count(*) FROM unit_shapes").fetchone()[0]
-        assert n_shapes == sum(1 for u in units if u["level"] != "village")
-        total = con.execute("SELECT population FROM units WHERE code = '439900000000'").fetchone()[0]
-        assert total == int(units[0]["population"])
+        assert n_shapes == 1 + 4 + 41  # the city, its counties and townships have boundaries
+        city = con.execute("SELECT population, elderly_population FROM units WHERE code = '439900000000'").fetchone()
+        assert city == (973525, 245320)
     finally:
         con.close()

@@ -7,17 +7,23 @@ import datetime as dt
 import os
 import shutil
 import time
+import zipfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from pipelines.store import db
-from pipelines.samples import returns as sr
+from pipelines.samples import committed
 from pipelines.catalog.definitions import catalog
-from pipelines.ingest.pipeline import ingest_uploads, submission_values, unusual_changes
+from pipelines.ingest.check import unusual_changes
+from pipelines.ingest.pipeline import ingest_uploads
+from pipelines.ingest.store import submission_values
 from pipelines.periods import due_date, period_bounds
 from pipelines.samples.init import init_database
+from pipelines.samples.simulation import SEED, simulate
+from pipelines.samples.writers import return_filename, soffice, write_return
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +51,7 @@ def con(registry_db, tmp_path):
 def sim(registry_db):
     c = db.connect(registry_db, read_only=True)
     try:
-        return sr.simulate(c)
+        return simulate(c)
     finally:
         c.close()
 
@@ -55,12 +61,15 @@ def sim(registry_db):
 def test_simulation_is_deterministic_and_fast(registry_db, sim):
     c = db.connect(registry_db, read_only=True)
     started = time.perf_counter()
-    again = sr.simulate(c)
+    again = simulate(c)
     elapsed = time.perf_counter() - started
-    other = sr.simulate(c, seed=sr.SEED + 1)
+    other = simulate(c, seed=SEED + 1)
     c.close()
     assert again.fingerprint() == sim.fingerprint()
-    assert other.fingerprint() != sim.fingerprint()
+    # another seed moves every township's progress and deals the paces anew, in the same shares
+    assert all(not np.array_equal(other.townships[c].progress, ts.progress) for c, ts in sim.townships.items())
+    assert Counter(ts.kind for ts in other.townships.values()) == Counter(ts.kind for ts in sim.townships.values())
+    assert [ts.kind for ts in other.townships.values()] != [ts.kind for ts in sim.townships.values()]
     assert elapsed < 5, f"simulation took {elapsed:.1f} s"
     assert len(sim.periods) == 29 and sim.periods[0] == "2018Q4" and sim.periods[-1] == "2025Q4"
     assert len(sim.townships) == 41 and sum(len(t.villages) for t in sim.townships.values()) == 514
@@ -68,9 +77,13 @@ def test_simulation_is_deterministic_and_fast(registry_db, sim):
 
 def test_every_field_of_the_return_is_simulated(sim):
     cat = catalog()
-    values = sim.values("439921101000", "2024Q3")
-    assert set(values["village"][0]) == {f.id for f in cat.sheets["village"].fields}
-    assert set(values["township"]) == {f.id for f in cat.sheets["township"].fields}
+    values = sim.values("439921101000", "2024Q3")  # 黄嘴镇, 8 villages
+    assert len(values["village"]) == 8 and values["township"]["township_code"] == "439921101000"
+    # a field the simulation does not move would be blank: only the free-text remarks are, and the
+    # year-end report date, which a Q3 return does not carry yet
+    assert {f for rec in values["village"] for f, v in rec.items() if v is None} == {"remarks"}
+    assert {f for f, v in values["township"].items() if v is None} == {"year_end_report_date"}
+    assert values["township"]["half_year_report_date"] == dt.date(2024, 7, 4)
     ts = next(iter(sim.townships.values()))
     assert {f.id for f in cat.sheets["village"].fields} <= set(ts.village), "a field of fields.yaml is not simulated"
     assert {f.id for f in cat.sheets["township"].fields} <= set(ts.township)
@@ -145,7 +158,7 @@ def test_trajectories_move_towards_the_targets(sim):
             for t in (first, by_2020, last)]
     assert 2 <= orgs[0] <= 3.2 and orgs[0] < orgs[1] < orgs[2]
     # the community ladder only goes up in a township that does not slip back
-    order = {v: i for i, v in enumerate(sr._VILLAGE_ENUMS["community_type"])}
+    order = {v: i for i, v in enumerate(["薄弱型", "提升型", "完善型", "示范型"])}
     steady = [ts for ts in sim.townships.values() if ts.kind != "stalling"]
     for ts in steady:
         rank = np.vectorize(order.get)(ts.village["community_type"])
@@ -153,19 +166,30 @@ def test_trajectories_move_towards_the_targets(sim):
 
 
 def test_townships_differ_in_pace(sim):
-    kinds = {ts.kind for ts in sim.townships.values()}
-    assert kinds == {"ahead", "on_track", "behind", "stalling"}
+    kinds = Counter(ts.kind for ts in sim.townships.values())
+    assert kinds == {"ahead": 6, "on_track": 21, "behind": 10, "stalling": 4}  # PACES' shares of 41
     t = sim.periods.index("2020Q4")
     city = _city_share(sim, "micro_unit_pilot", t)
     behind = [ts for ts in sim.townships.values() if ts.kind == "behind"]
     ahead = [ts for ts in sim.townships.values() if ts.kind == "ahead"]
     share = lambda ts: 100 * ts.village["micro_unit_pilot"][t].mean()  # noqa: E731
     assert min(share(ts) for ts in behind) < city <= max(share(ts) for ts in ahead)
-    # a stalling township slips back: its progress, and some share, falls for a while
-    stalling = [ts for ts in sim.townships.values() if ts.kind == "stalling"]
-    assert all((np.diff(ts.progress) < 0).any() for ts in stalling)
-    assert any((np.diff(ts.village["has_elder_association"].mean(axis=1)) < 0).any()
-               or (np.diff(ts.village["has_legal_adviser"].mean(axis=1)) < 0).any() for ts in stalling)
+    # a stalling township slips back for two consecutive quarters, the others never; a yes/no
+    # share falls only in a quarter the township's progress falls
+    share_falls = {}
+    for ts in sim.townships.values():
+        falls = list(np.nonzero(np.diff(ts.progress) < 0)[0])
+        if ts.kind == "stalling":
+            assert len(falls) == 2 and falls[1] == falls[0] + 1, (ts.code, falls)
+        else:
+            assert falls == [], ts.code
+        for field in ("has_elder_association", "has_legal_adviser"):
+            fell = list(np.nonzero(np.diff(ts.village[field].mean(axis=1)) < 0)[0])
+            assert set(fell) <= set(falls), (ts.code, field, fell, falls)
+            if fell:
+                share_falls[ts.code, field] = [sim.periods[i + 1] for i in fell]
+    assert share_falls == {("439921201000", "has_elder_association"): ["2022Q1"],   # 枫店乡
+                           ("439922204000", "has_legal_adviser"): ["2021Q3"]}      # 云堰乡
 
 
 def test_demonstration_villages_and_towns(sim):
@@ -225,14 +249,16 @@ def test_normal_changes_rarely_look_like_outliers(sim):
     """The quarter-on-quarter changes of the simulation seldom meet ingest's ING040 test
     (modified z-score > 3.5 and a large change, or a tenfold jump), computed here the same way."""
     fields = [f.id for f in catalog().sheets["village"].fields if f.type in ("int", "number") and f.kind == "stock"]
-    flagged = 0
+    flagged = compared = 0
     for ts in sim.townships.values():
         for t in range(1, len(sim.periods)):
             if ts.arrival[t] is None or ts.arrival[t - 1] is None:
                 continue
+            compared += 1
             cur = np.stack([ts.village[f][t] for f in fields], axis=1).astype(float)
             old = np.stack([ts.village[f][t - 1] for f in fields], axis=1).astype(float)
             flagged += int(unusual_changes(cur, old).sum())
+    assert compared == 1081  # pairs of consecutive quarters that both arrived
     assert flagged <= 10
 
 
@@ -269,7 +295,7 @@ def _stored_equals_simulated(con, sim, township: str, period: str, township_shee
 
 @pytest.mark.parametrize("fmt", ["xlsx", "lite", "csv", "csv-gbk", "xls"])
 def test_generated_returns_pass_ingest_in_every_format(con, sim, tmp_path, fmt):
-    if fmt == "xls" and sr.soffice() is None:
+    if fmt == "xls" and soffice() is None:
         if os.environ.get("CI"):
             pytest.fail("LibreOffice (soffice) is required in CI")
         pytest.skip("LibreOffice 未安装:跳过 .xls")
@@ -281,10 +307,11 @@ def test_generated_returns_pass_ingest_in_every_format(con, sim, tmp_path, fmt):
     for township, period in picks:
         if sim.arrival(township, period) is None:
             continue
-        path = tmp_path / sr.return_filename(township, sim.townships[township].name, period, suffix)
-        sr.write_return(con, township, period, sim.values(township, period), path,
+        path = tmp_path / return_filename(township, sim.townships[township].name, period, suffix)
+        write_return(con, township, period, sim.values(township, period), path,
                         encoding="gbk" if fmt == "csv-gbk" else "utf-8-sig", lite=fmt == "lite")
         files.append((path.name, path.read_bytes()))
+    assert len(files) == (5 if fmt in ("xlsx", "lite", "csv") else 3)  # 439981002000 2019Q4 never arrived
     if fmt == "csv-gbk":
         with pytest.raises(UnicodeDecodeError):
             files[0][1].decode("utf-8")
@@ -300,14 +327,21 @@ def test_written_files_are_byte_deterministic(con, sim, tmp_path):
     township, period = "439921204000", "2024Q2"
     values = sim.values(township, period)
     for kind, kw in (("a.xlsx", {}), ("b.xlsx", {"lite": True}), ("c.csv", {}), ("d.csv", {"encoding": "gbk"})):
-        one = sr.write_return(con, township, period, values, tmp_path / "1" / kind, **kw).read_bytes()
-        two = sr.write_return(con, township, period, values, tmp_path / "2" / kind, **kw).read_bytes()
+        one = write_return(con, township, period, values, tmp_path / "1" / kind, **kw).read_bytes()
+        two = write_return(con, township, period, values, tmp_path / "2" / kind, **kw).read_bytes()
         assert one == two, kind
+    # dated by the return (9:00 on the 5th of the month after the quarter), never by the clock:
+    # the template's zip entries carry that time, XlsxWriter's its fixed 1980-01-01
+    for kind, entry_time in (("a.xlsx", (2024, 7, 5, 9, 0, 0)), ("b.xlsx", (1980, 1, 1, 0, 0, 0))):
+        with zipfile.ZipFile(tmp_path / "1" / kind) as zf:
+            assert {i.date_time for i in zf.infolist()} == {entry_time}, kind
+            core = zf.read("docProps/core.xml").decode()
+        assert core.count(">2024-07-05T09:00:00Z</dcterms:") == 2, (kind, core)  # created and modified
 
 
 def test_csv_is_laid_out_like_a_sheet_saved_as_csv(con, sim, tmp_path):
     township, period = "439921101000", "2024Q3"
-    path = sr.write_return(con, township, period, sim.values(township, period), tmp_path / "x.csv")
+    path = write_return(con, township, period, sim.values(township, period), tmp_path / "x.csv")
     lines = path.read_bytes().decode("utf-8-sig").split("\r\n")
     n = len(catalog().sheets["village"].fields)
     assert lines[0].startswith("乡村治理目标监测季度报表(村级情况)") and lines[0].count(",") == n - 1
@@ -323,10 +357,10 @@ def test_csv_is_laid_out_like_a_sheet_saved_as_csv(con, sim, tmp_path):
 def test_committed_samples_are_what_the_generator_makes(con, sim, tmp_path):
     """Every file of data/samples/returns holds exactly the simulated values (hand edits fail
     here); the CSV files and the README are compared byte for byte."""
-    samples = sr.committed_samples(sim)
-    present = {p.name for p in sr.RETURNS_DIR.iterdir()}
+    samples = committed.committed_samples(sim)
+    present = {p.name for p in committed.RETURNS_DIR.iterdir()}
     assert present == {s.name for s in samples} | {"README.md"}
-    assert (sr.RETURNS_DIR / "README.md").read_text(encoding="utf-8") == sr._returns_readme(sim, samples)
+    assert (committed.RETURNS_DIR / "README.md").read_text(encoding="utf-8") == committed.returns_readme(sim, samples)
     files = [(s.name, s.path.read_bytes()) for s in samples]
     reports = ingest_uploads(con, files, uploaded_at=lambda name: dt.datetime(2026, 1, 20))
     assert all(r.status == "stored" and not r.errors for r in reports), [(r.file, r.problems) for r in reports]
@@ -334,7 +368,7 @@ def test_committed_samples_are_what_the_generator_makes(con, sim, tmp_path):
         assert (r.township_code, r.period) == (s.township, s.period)
         _stored_equals_simulated(con, sim, s.township, s.period, township_sheet=s.suffix != ".csv")
         if s.suffix == ".csv":
-            assert s.path.read_bytes() == sr.write_sample(con, sim, s, tmp_path).read_bytes(), s.name
+            assert s.path.read_bytes() == committed.write_sample(con, sim, s, tmp_path).read_bytes(), s.name
         if s.suffix == ".xls":
             assert s.path.read_bytes()[:4] == b"\xd0\xcf\x11\xe0", s.name  # a real BIFF workbook
         if s.encoding == "gbk":
@@ -343,17 +377,18 @@ def test_committed_samples_are_what_the_generator_makes(con, sim, tmp_path):
     kinds = [s.suffix for s in samples]
     assert kinds.count(".xls") == 2 and kinds.count(".csv") == 2
     assert {s.encoding for s in samples if s.suffix == ".csv"} == {"utf-8-sig", "gbk"}
-    size = sum(p.stat().st_size for p in sr.RETURNS_DIR.iterdir())
+    size = sum(p.stat().st_size for p in committed.RETURNS_DIR.iterdir())
     assert size < 2_000_000
 
 
 # ---------------------------------------------------------------------------- init
 
+@pytest.mark.slow
 def test_init_builds_the_whole_history_and_is_idempotent(registry_db, sim, tmp_path, monkeypatch):
     """``init_database`` end to end: every return stored (none rejected) with its arrival time,
     the committed samples ingested from data/samples/returns, and a second run that is quick and
     changes nothing — even after the generated files are deleted and written again."""
-    monkeypatch.setattr(sr, "GENERATED_DIR", tmp_path / "generated")
+    monkeypatch.setattr(committed, "GENERATED_DIR", tmp_path / "generated")
     path = tmp_path / "init.duckdb"
     con = db.connect(path)
     try:
@@ -363,13 +398,13 @@ def test_init_builds_the_whole_history_and_is_idempotent(registry_db, sim, tmp_p
         arrived = len(sim.returns())
         assert report["files"] == arrived and report["rejected"] == 0, report
         assert report["stored"] == arrived and report["generated"] == arrived - report["committed_samples"]
-        assert report["committed_samples"] == len(sr.committed_samples(sim))
+        assert report["committed_samples"] == len(committed.committed_samples(sim))
         assert report["warnings"] <= 20
         assert con.execute("SELECT count(*) FROM submissions").fetchall()[0][0] == arrived
         rows = con.execute("SELECT township_code, period, uploaded_at, file_name FROM submissions").fetchall()
         for township, period, at, name in rows:
             assert at == sim.arrival(township, period), (township, period)
-        assert {s.name for s in sr.committed_samples(sim)} <= {name for *_, name in rows}
+        assert {s.name for s in committed.committed_samples(sim)} <= {name for *_, name in rows}
 
         started = time.perf_counter()
         again = init_database(con, progress=False)
@@ -381,7 +416,7 @@ def test_init_builds_the_whole_history_and_is_idempotent(registry_db, sim, tmp_p
         township, period = "439922204000", "2025Q4"
         values = sim.values(township, period)
         values["village"][0]["social_orgs"] += 1
-        mine = sr.write_return(con, township, period, values, tmp_path / "mine.xlsx")
+        mine = write_return(con, township, period, values, tmp_path / "mine.xlsx")
         [clerk] = ingest_uploads(con, [(mine.name, mine.read_bytes())], uploaded_by="clerk")
         assert clerk.status == "stored"
 

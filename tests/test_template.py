@@ -1,6 +1,7 @@
 """The township quarterly return template: real files from the sample region, real LibreOffice."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 from python_calamine import CalamineWorkbook, SheetVisibleEnum
 
 from pipelines.catalog.definitions import ROOT, catalog
@@ -18,14 +20,13 @@ from pipelines.errors import RegistryError, TemplateError
 from pipelines.registry.load import children, load_registry
 from pipelines.ingest.template import (
     INFO_SHEET,
+    ISSUER,
     META_SHEET,
-    due_date,
-    parse_period,
-    period_label,
     read_meta,
     write_county_templates,
     write_township_template,
 )
+from pipelines.periods import due_date, parse_period, period_label
 
 REGION = ROOT / "data" / "samples" / "region"
 CITY = "439900000000"
@@ -131,12 +132,16 @@ def test_village_sheet(sample, con):
     header, id_row, first = (int(meta[f"village_{k}_row"]) for k in ("header", "id", "first"))
 
     # header block of a statistical return
+    last_col = get_column_letter(len(VILLAGE_IDS))
+    mid = len(VILLAGE_IDS) // 2
     assert ws.cell(1, 1).value == "乡村治理目标监测季度报表(村级情况)"
-    assert any(str(r).startswith("A1:") for r in ws.merged_cells.ranges)
-    assert "乡治季1表" in ws.cell(2, 1).value
-    assert "民政局" in "".join(str(c.value or "") for c in ws[2])
-    assert f"{township['name']}({township['code']})" in ws.cell(3, 1).value
-    assert "2024年第3季度" in "".join(str(c.value or "") for c in ws[3])
+    assert {f"A1:{last_col}1", f"A2:{get_column_letter(mid)}2", f"{get_column_letter(mid + 1)}2:{last_col}2",
+            f"A3:{get_column_letter(mid)}3", f"{get_column_letter(mid + 1)}3:{last_col}3"} <= \
+        {str(r) for r in ws.merged_cells.ranges}
+    assert ws.cell(2, 1).value == "表号:乡治季1表"
+    assert ws.cell(2, mid + 1).value == f"制定机关:{ISSUER}"
+    assert ws.cell(3, 1).value == f"填报单位:{township['name']}({township['code']})"
+    assert ws.cell(3, mid + 1).value == "报告期:2024年第3季度"
 
     # headers, hidden id row in catalog order
     assert [c.value for c in ws[header]] == [f.header for f in spec.fields]
@@ -262,16 +267,20 @@ def test_cli_errors(region_db, tmp_path, args, code):
 
 # ------------------------------------------------------------------ county mode, every township
 
+@pytest.mark.slow
 def test_cli_every_township(region_db, tmp_path):
     c = connect(region_db)
     counties = children(c, CITY, level="county")
     townships = {t["code"]: t["name"] for t in children(c, CITY, level="township")}
+    of_county = {k["code"]: sorted(t["code"] for t in children(c, k["code"], level="township")) for k in counties}
     c.close()
     out = tmp_path / "templates"
     for county in counties:
         res = _cli(region_db, "template", "--county", county["code"], "--period", PERIOD, "-o", str(out), "--json")
         assert res.returncode == 0, res.stderr
-        assert '"file"' in res.stdout
+        written = [Path(r["file"]) for r in json.loads(res.stdout)]
+        assert sorted(p.name[:12] for p in written) == of_county[county["code"]]
+        assert all(p.parent == out and p.is_file() for p in written)
     files = sorted(out.glob("*.xlsx"))
     assert len(files) == len(townships)
     for f in files:
@@ -306,6 +315,7 @@ def _convert(exe: str, src: Path, fmt: str, outdir: Path, home: Path) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_libreoffice_round_trip(sample, tmp_path):
     exe = _soffice()
     path, township, villages = sample

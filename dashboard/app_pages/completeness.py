@@ -1,5 +1,5 @@
 """报送情况: townships × quarters on time / late / missing, roll-ups by county, the chase list
-(催报名单) and exports — on pipelines.completeness."""
+(催报名单) and exports — on pipelines.compute.completeness."""
 import pandas as pd
 import streamlit as st
 
@@ -10,9 +10,6 @@ view = ui.view()
 ui.page_header("报送情况", view)
 if not view.has_returns:
     ui.empty_returns()
-if queries.completeness_module() is None:
-    ui.catalogue_warning("DSH005", module="pipelines.compute.completeness")
-    st.stop()
 
 all_periods = [p for p in quarters(view.periods[0], view.asof)] if view.periods else []
 n = st.slider("显示最近几个季度", min_value=1, max_value=max(len(all_periods), 1), value=min(8, len(all_periods)),

@@ -48,10 +48,7 @@ m1.metric(f"{ui.level_zh(level)}总数", f"{len(ranked):,}")
 m2.metric("严重滞后或逾期未达标", f"{n_severe:,}")
 m3.metric("列表中", f"{len(shown):,}")
 
-parent_of = {c: c[:9] + "000" if level == "village" else (c[:6] + "000000" if level == "township"
-                                                           else c[:4] + "00000000") for c in shown["unit_code"]}
-names = queries.unit_names(list(parent_of.values()))
-parents = {c: names.get(p, "") for c, p in parent_of.items()}
+parents = queries.parent_names(list(shown["unit_code"]))
 table = exports.circular_rows(shown, parents).drop(columns=["_status"])
 table["完成进度"] = table["完成进度"] * 100
 table["序时进度"] = table["序时进度"] * 100

@@ -32,7 +32,7 @@ else:
 
 progress = queries.unit_progress(target, view.asof, level, view.scope, view.basis) if view.has_returns else None
 data = polygons if level != "village" else units
-data = queries.with_progress(data, progress, info)
+data = maps.with_progress(data, progress, info)
 data, legend = maps.colour_rows(data, mode, info["lower_is_better"])
 if level == "village":
     shade = polygons.assign(fill=[[235, 235, 235, 120]] * len(polygons), value_text="", target_text="",
@@ -47,8 +47,6 @@ st.caption(f"{info['title']}:目标 {info['target_text']},截止 {ui.fmt_date(in
 if not view.has_returns:
     ui.catalogue_warning("DSH003")
     st.page_link(ui.UPLOAD_PAGE, label="前往「数据上报」上传报表", icon="📤")
-elif progress is None:
-    ui.catalogue_warning("DSH005", module="pipelines.compute.progress")
 
 table = data[["code", "name", "value_text", "target_text", "status_text", "pace_text"]].rename(columns={
     "code": "统计用区划代码", "name": "名称", "value_text": "数值", "target_text": "目标", "status_text": "状态",

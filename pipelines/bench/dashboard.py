@@ -16,19 +16,31 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
 import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
 
-from pipelines.store import db
-from pipelines.catalog.definitions import ROOT, catalog
+from pipelines.catalog.definitions import catalog
+from pipelines.compute.refresh import refresh
+from pipelines.compute.stored import is_fresh
 from pipelines.periods import period_bounds, quarters
+from pipelines.resources import dashboard_app, generated_dir
+from pipelines.store import db
 
-CACHE = ROOT / "data" / "generated" / "bench"
-APP = ROOT / "dashboard" / "app.py"
+CACHE = generated_dir("bench")
+APP = dashboard_app()
 GENERATOR_VERSION = "2"
 PERIODS = quarters("2023Q1", "2025Q4")
 PROVINCE = "430000000000"
@@ -289,16 +301,193 @@ def _clear_caches() -> None:
     st.cache_resource.clear()
 
 
-def bench_dashboard(scale: float = 1.0, plan: str = "changde-2018", repeat: int = 1,
-                    live: bool = False) -> dict[str, Any]:
-    """Time every page: first render (cold caches, fresh session) and one control change.
+# ============================================================================ first paint in a real browser
 
-    Progress is read from pipelines.compute.progress's stored tables (refreshed first if stale: ``refresh_s``),
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# page → (url path, the page's main element as a CSS selector, text it must contain, what it is)
+PAINTED: dict[str, tuple[str, str, str | None, str]] = {
+    "app_pages/overview.py": ("", '[data-testid="stMain"] button', "查看详情", "目标卡片"),
+    "app_pages/map.py": ("map", '[data-testid="stDeckGlJsonChart"] canvas', None, "地图"),
+    "app_pages/laggards.py": ("laggards", '[data-testid="stDataFrame"] canvas', None, "排名表"),
+    "app_pages/trends.py": ("trends", '[data-testid="stPlotlyChart"] .main-svg', None, "趋势图"),
+    "app_pages/upload.py": ("upload", '[data-testid="stFileUploaderDropzone"]', None, "上传框"),
+    "app_pages/completeness.py": ("completeness", '[data-testid="stDataFrame"] canvas', None, "报送矩阵"),
+    "app_pages/milestones.py": ("milestones", '[data-testid="stDataFrame"] canvas', None, "任务清单"),
+    "app_pages/catalog.py": ("catalog", '[data-testid="stDataFrame"] canvas', None, "目标表"),
+    "app_pages/region.py": ("region", '[data-testid="stDataFrame"] canvas', None, "名录表"),
+}
+# true (as the time since navigation started, in ms) once the page's title, its main element (visible,
+# with its text) are there and the app no longer runs (no "Running" status widget)
+_PAINTED_JS = """([title, selector, text]) => {
+    if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
+    const main = document.querySelector('[data-testid="stMain"]');
+    if (!main || ![...main.querySelectorAll('h1')].some(h => h.textContent.includes(title))) return false;
+    const shown = [...document.querySelectorAll(selector)].some(e =>
+        e.checkVisibility({visibilityProperty: true, opacityProperty: true})
+        && e.getBoundingClientRect().width > 0 && e.getBoundingClientRect().height > 0
+        && (!text || e.textContent.includes(text)));
+    return shown ? performance.now() : false;
+}"""
+
+
+def browser_unavailable() -> str | None:
+    """Why the browser measurement cannot run here (None when Chromium and Playwright are there)."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} 不存在(apt-get install chromium fonts-noto-cjk)"
+    try:
+        import playwright.sync_api  # noqa: F401 - only whether it is installed
+    except ImportError:
+        return "未安装 playwright(pip install playwright;不要运行 playwright install)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(db_path: Path, log: Path, timeout_s: float = 120) -> Iterator[str]:
+    """``streamlit run dashboard/app.py`` on 127.0.0.1 (a free port) on ``db_path``; yields its base URL.
+
+    The developer toolbar is on so that the app's own "Clear caches" (key c) can empty the caches
+    between pages; the process group started here is ended on exit."""
+    port = _free_port()
+    env = {**os.environ, db.ENV_VAR: str(db_path), "PYTHONUNBUFFERED": "1"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+             "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+             "--client.toolbarMode", "developer"],
+            cwd=APP.parent.parent, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("streamlit 未能启动:\n" + log.read_text(errors="replace")[-2000:])
+                time.sleep(0.3)
+            yield base
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)  # the process group started above
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _wait_painted(page: Any, title: str, selector: str, text: str | None, timeout_s: float) -> float | None:
+    """Milliseconds from navigation start to the painted page (None on timeout)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        return float(page.wait_for_function(_PAINTED_JS, arg=[title, selector, text], polling="raf",
+                                            timeout=timeout_s * 1000).json_value())
+    except PlaywrightTimeout:
+        return None
+
+
+def _settle(page: Any, timeout_s: float) -> None:
+    page.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout_s * 1000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                           timeout=timeout_s * 1000)
+
+
+def _clear_server_caches(browser: Any, base: str, query: str, timeout_s: float) -> None:
+    """Empty the server's st.cache_data / st.cache_resource with the app's own "Clear caches" (key c)."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    try:
+        page = ctx.new_page()
+        page.goto(f"{base}/catalog{query}")
+        _settle(page, timeout_s)
+        page.keyboard.press("c")
+        page.get_by_role("button", name="Clear caches").click(timeout=timeout_s * 1000)
+        page.get_by_role("dialog").wait_for(state="detached", timeout=timeout_s * 1000)
+        page.wait_for_timeout(300)
+    finally:
+        ctx.close()
+
+
+def browser_first_paint(db_path: Path, pages: list[str] | None = None, plan: str | None = None,
+                        city: str | None = None, cold: bool = True, timeout_s: float = 120) -> dict[str, Any]:
+    """Time to first meaningful paint of each page in Chromium (Playwright), on ``db_path``.
+
+    One `streamlit run` server; one throwaway visit first stands for its start. For each page
+    (``pages``: keys of PAINTED; all by default): the server's caches emptied (``cold``), then a new
+    browser context opens the page's URL (with ``plan`` and ``city`` in its query, as a shared link
+    would) and the time from navigation start to the page's title and main element visible with the
+    app no longer running is read in the page (performance.now()); then the same page is opened again
+    in that context ("warm": server caches and browser cache filled).
+
+    Returns {"pages": [{page, url, element, paint_s, warm_paint_s, found, problem}], "cold": cold}.
+    """
+    from playwright.sync_api import sync_playwright
+
+    params = {k: v for k, v in (("plan", plan), ("city", city)) if v}
+    query = ("?" + urllib.parse.urlencode(params)) if params else ""
+    titles = {pb.page: pb.title for pb in _pages({})}
+    out = []
+    log = Path(tempfile.mkdtemp(prefix="bench-browser-")) / "streamlit.log"
+    try:
+        with streamlit_server(db_path, log, timeout_s) as base, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+            try:
+                ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+                ctx.new_page().goto(f"{base}/{query}")  # the server's start: imports, the first script run
+                _settle(ctx.pages[0], timeout_s)
+                ctx.close()
+                for page_path in pages or list(PAINTED):
+                    url, selector, text, what = PAINTED[page_path]
+                    if cold:
+                        _clear_server_caches(browser, base, query, timeout_s)
+                    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+                    try:
+                        page = ctx.new_page()
+                        page.goto(f"{base}/{url}{query}", wait_until="commit")
+                        first = _wait_painted(page, titles[page_path], selector, text, timeout_s)
+                        warm = None
+                        if first is not None:
+                            page.goto(f"{base}/{url}{query}", wait_until="commit")
+                            warm = _wait_painted(page, titles[page_path], selector, text, timeout_s)
+                    finally:
+                        ctx.close()
+                    out.append({"page": page_path, "url": f"/{url}", "element": what,
+                                "paint_s": None if first is None else round(first / 1000, 3),
+                                "warm_paint_s": None if warm is None else round(warm / 1000, 3),
+                                "found": first is not None,
+                                "problem": None if first is not None else f"{timeout_s:g} 秒内未见{what}"})
+            finally:
+                browser.close()
+    finally:
+        shutil.rmtree(log.parent, ignore_errors=True)
+    return {"pages": out, "cold": cold}
+
+
+def bench_dashboard(scale: float = 1.0, plan: str = "changde-2018", repeat: int = 1,
+                    live: bool = False, browser: bool | None = None) -> dict[str, Any]:
+    """Time every page: first render (cold caches, fresh session) and one control change with
+    AppTest, and the time to first meaningful paint in Chromium (``browser_first_paint``).
+
+    ``browser``: None measures in the browser when Chromium and Playwright are there (and says why
+    not otherwise), False skips it (``--no-browser``), True requires it.
+
+    Progress is read from the stored tables (pipelines.compute.stored) (refreshed first if stale: ``refresh_s``),
     as after any ingest; ``live`` makes every page compute it instead (the stored tables are
     never refreshed, and the pages see them as stale).
 
     Returns {"database", "villages", "townships", "periods", "progress": "stored" | "computed",
-    "refresh_s", "pages": [{page, title, first_s, change_s, change, ok, problems}], "targets": {...}}.
+    "refresh_s", "pages": [{page, title, first_s, change_s, change, ok, problems, paint_s, warm_paint_s,
+    paint_element, paint_found}], "browser": {"ran", "note"}, "targets": {...}}.
     """
     import streamlit.logger
     from streamlit.testing.v1 import AppTest
@@ -310,22 +499,17 @@ def bench_dashboard(scale: float = 1.0, plan: str = "changde-2018", repeat: int 
     run_db = work / "bench.duckdb"
     shutil.copyfile(path, run_db)  # the benchmark never writes into the cached file
     refresh_s = stored = None
+    con = db.connect(run_db)
     try:
-        from pipelines.compute import progress
-    except ImportError:
-        progress = None
-    if progress is not None and hasattr(progress, "refresh"):
-        con = db.connect(run_db)
-        try:
-            if live:   # drop the stored tables' freshness: every page computes progress itself
-                stored = False
-            elif not progress.is_fresh(con):
-                t0 = time.perf_counter()
-                progress.refresh(con)           # what ingest leaves behind in normal use
-                refresh_s = round(time.perf_counter() - t0, 3)
-            stored = not live and progress.is_fresh(con)
-        finally:
-            con.close()
+        if live:   # drop the stored tables' freshness: every page computes progress itself
+            stored = False
+        elif not is_fresh(con):
+            t0 = time.perf_counter()
+            refresh(con)           # what ingest leaves behind in normal use
+            refresh_s = round(time.perf_counter() - t0, 3)
+        stored = not live and is_fresh(con)
+    finally:
+        con.close()
     old = os.environ.get(db.ENV_VAR)
     os.environ[db.ENV_VAR] = str(run_db)
     con = duckdb.connect(str(run_db), read_only=True)
@@ -377,6 +561,21 @@ def bench_dashboard(scale: float = 1.0, plan: str = "changde-2018", repeat: int 
                          "first_s": round(min(firsts), 3) if firsts else None,
                          "change_s": round(min(changes), 3) if changes else None,
                          "ok": not problems, "problems": problems[:3]})
+        why_not = browser_unavailable() if browser is not False else "已用 --no-browser 跳过"
+        if why_not and browser:
+            raise RuntimeError(f"无法在浏览器中测量:{why_not}")
+        painted = {}
+        if not why_not:
+            _clear_caches()  # this process's own cached connections to the database
+            painted = {r["page"]: r for r in browser_first_paint(run_db, plan=plan, city=city)["pages"]}
+        for r in rows:
+            b = painted.get(r["page"], {})
+            r.update(paint_s=b.get("paint_s"), warm_paint_s=b.get("warm_paint_s"), paint_element=b.get("element"),
+                     paint_found=b.get("found"))
+            if b and not b["found"]:
+                r["ok"] = False
+                r["problems"].append(b["problem"])
+        browser_note = {"ran": not why_not, "note": why_not or "Chromium(Playwright),每页先清空服务器缓存,新浏览器上下文"}
     finally:
         if old is None:
             os.environ.pop(db.ENV_VAR, None)
@@ -384,7 +583,8 @@ def bench_dashboard(scale: float = 1.0, plan: str = "changde-2018", repeat: int 
             os.environ[db.ENV_VAR] = old
         shutil.rmtree(work, ignore_errors=True)
     return {"database": str(path), "villages": int(villages), "townships": int(townships), "periods": len(PERIODS),
-            "plan": plan, "progress": "stored" if stored else "computed", "refresh_s": refresh_s, "pages": rows, "targets": {"first_s": 2.0, "change_s": 0.5},
+            "plan": plan, "progress": "stored" if stored else "computed", "refresh_s": refresh_s, "pages": rows,
+            "browser": browser_note, "targets": {"first_s": 2.0, "change_s": 0.5},
             "all_within_targets": all((r["first_s"] or 99) < 2.0 and (r["change_s"] or 99) < 0.5 for r in rows)}
 
 
@@ -392,3 +592,34 @@ def _problems(at: Any) -> list[str]:
     out = [f"异常:{e.message}" for e in at.exception]
     out += [f"错误:{e.value}" for e in at.error if "DSH001" in str(e.value) or "GEN002" in str(e.value)]
     return out
+
+
+def report_lines(result: dict[str, Any]) -> list[str]:
+    """The text report of ``bench_dashboard``'s result: per page the AppTest script times beside the
+    browser's first meaningful paint (cold server caches, and warm)."""
+    from pipelines.textwidth import text_width
+
+    def pad(text: str, width: int) -> str:
+        return text + " " * max(0, width - text_width(text))
+
+    def sec(v: float | None) -> str:
+        return "—" if v is None else f"{v:.3f}"
+
+    source = ("读取已存储的进度表" + (f"(先刷新,用时 {result['refresh_s']} 秒)" if result["refresh_s"] else "")
+              if result["progress"] == "stored" else "页面直接计算进度")
+    lines = [(f"合成省:{result['villages']:,} 个村,{result['townships']:,} 个乡镇,{result['periods']} 个季度;"
+              f"规划 {result['plan']};进度数据:{source}"),
+             "AppTest:脚本运行时间(首次渲染为冷缓存、新会话;控件变更为同一会话中改一个控件)",
+             ("浏览器首屏:" + result["browser"]["note"] + ";从开始导航到页面标题和主要内容可见、且不再显示“Running”"
+              "(冷 = 服务器缓存已清空,热 = 同一浏览器再次打开)") if result["browser"]["ran"]
+             else f"浏览器首屏:未测量({result['browser']['note']})"]
+    width = max(text_width(r["title"]) for r in result["pages"])
+    lines.append(f"{pad('页面', width)}  首次渲染  控件变更  浏览器首屏(冷)  浏览器首屏(热)  主要内容    变更内容")
+    for r in result["pages"]:
+        flag = "" if r["ok"] else "  问题:" + ";".join(r["problems"])
+        lines.append(f"{pad(r['title'], width)}  {sec(r['first_s']):>8}  {sec(r['change_s']):>8}  "
+                     f"{sec(r.get('paint_s')):>14}  {sec(r.get('warm_paint_s')):>14}  "
+                     f"{pad(r.get('paint_element') or '—', 10)}  {r['change']}{flag}")
+    lines.append(f"目标:首次渲染 < {result['targets']['first_s']} 秒,控件变更 < {result['targets']['change_s']} 秒;"
+                 f"{'全部达到' if result['all_within_targets'] else '未全部达到'}(单位:秒)")
+    return lines

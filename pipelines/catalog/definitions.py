@@ -1,30 +1,40 @@
 """The declarative catalog in schemas/: return fields, indicators, rules, plans and their targets.
 
 Everything is validated when loaded. A mistake in YAML raises CatalogError naming the file
-and the entry; expressions are compiled (and so checked) here, once.
+and the entry; expressions are compiled (and so checked) here, once. The closed vocabularies
+(field types, levels, evaluation kinds, comparators, windows…) are ``Literal`` types that
+pydantic checks; what spans several fields or files (which comparator goes with which kind,
+indicators and fields that must exist, deadlines inside the plan) is checked by hand below.
 """
 from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipelines.errors import CatalogError
 from pipelines.catalog.expressions import Compiled, ExpressionError, compile_expression
 from pipelines.units import LEVELS
+from pipelines.resources import project_dir, relative, schemas_dir
 
-ROOT = Path(__file__).resolve().parents[2]
-SCHEMAS_DIR = ROOT / "schemas"
+ROOT = project_dir()           # the checkout, or the current directory for a wheel install (pipelines.resources)
+SCHEMAS_DIR = schemas_dir()    # schemas/ of the checkout, the package data, or $RURAL_TARGETS_SCHEMAS
 
-EVAL_KINDS = ("aggregate", "every_unit", "count", "milestone", "trend", "band")
-COMPARATORS = (">=", ">", "<=", "<", "==", "between", "about", "rising", "not_falling", "done_by")
+Level = Literal[LEVELS]  # the levels of pipelines.units, the one list of them
+EvalKind = Literal["aggregate", "every_unit", "count", "milestone", "trend", "band"]
+Comparator = Literal[">=", ">", "<=", "<", "==", "between", "about", "rising", "not_falling", "done_by"]
+FieldType = Literal["code", "text", "int", "number", "bool", "enum", "date"]
+SheetKey = Literal["village", "township", "county"]
+Window = Literal["quarter_end", "year_to_date"]
+EVAL_KINDS: tuple[str, ...] = get_args(EvalKind)
+COMPARATORS: tuple[str, ...] = get_args(Comparator)
 COMPARATOR_ZH = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "=", "between": "介于", "about": "约",
                  "rising": "逐年提高", "not_falling": "保持稳定", "done_by": "按期完成"}
-# which comparators each evaluation kind admits
+# which comparators each evaluation kind admits (a rule across two fields: checked in Target._consistent)
 _EVAL_COMPARATORS = {
     "aggregate": {">=", ">", "<=", "<", "=="},
     "every_unit": {">=", ">", "<=", "<", "=="},
@@ -41,9 +51,11 @@ class _Model(BaseModel):
 
 
 class FieldSpec(_Model):
+    """One field of a return sheet: id, label, unit, type and bounds."""
+
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
-    type: Literal["code", "text", "int", "number", "bool", "enum", "date"]
+    type: FieldType
     unit: str | None = None
     values: list[str] | None = None
     min: float | None = None
@@ -66,6 +78,8 @@ class FieldSpec(_Model):
 
 
 class SheetSpec(_Model):
+    """One sheet of the return (村级情况, 乡镇情况…) and its fields in order."""
+
     key: str
     title: str
     form_no: str
@@ -73,10 +87,12 @@ class SheetSpec(_Model):
     fields: list[FieldSpec]
 
     def field(self, field_id: str) -> FieldSpec:
+        """The field ``field_id`` of this sheet (StopIteration when there is none)."""
         return next(f for f in self.fields if f.id == field_id)
 
     @property
     def field_map(self) -> dict[str, dict[str, Any]]:
+        """Field id → the field's definition as a dict (what expressions are compiled against)."""
         return {f.id: f.model_dump() for f in self.fields}
 
 
@@ -111,13 +127,13 @@ class Indicator(_Model):
 
     id: str
     title: str
-    source: Literal["village", "township", "county"] = "village"
+    source: SheetKey = "village"
     numerator: str
     denominator: str | None = None
     among: str | None = None
     factor: float = 1.0
     unit: str = ""
-    window: Literal["quarter_end", "year_to_date"] = "quarter_end"
+    window: Window = "quarter_end"
     bounds: tuple[float | None, float | None] = (0.0, None)
     description: str = ""
 
@@ -125,6 +141,7 @@ class Indicator(_Model):
 
     @property
     def fields(self) -> frozenset[str]:
+        """Every field the indicator's expressions read."""
         out: set[str] = set()
         for c in self.compiled.values():
             out |= c.fields
@@ -132,51 +149,34 @@ class Indicator(_Model):
 
 
 class MilestoneField(_Model):
+    """A date field whose first report by the deadline settles a milestone."""
+
     field: str
     deadline: dt.date
     label: str = ""
 
 
 class Target(_Model):
+    """A plan's target: the quoted clause, indicator, comparator, value, deadline, kind and level."""
+
     id: str = Field(pattern=r"^[a-z]{2}-[a-z0-9-]+$")
     title: str
     clause: str
     source_clause: str
     indicator: str | None = None
-    comparator: str
+    comparator: Comparator
     value: float | list[float] | None = None
     tolerance: float | None = None
     unit: str = ""
     deadline: dt.date
     start: dt.date | None = None
-    eval: str
-    level: str
+    eval: EvalKind
+    level: Level
     recurrence: Literal["yearly"] | None = None
     lead: list[str] = Field(default_factory=list)
     partners: list[str] = Field(default_factory=list)
     milestones: list[MilestoneField] = Field(default_factory=list)
     note: str = ""
-
-    @field_validator("comparator")
-    @classmethod
-    def _known_comparator(cls, v: str) -> str:
-        if v not in COMPARATORS:
-            raise ValueError(f"比较方式 {v!r} 无效,可用:{', '.join(COMPARATORS)}")
-        return v
-
-    @field_validator("eval")
-    @classmethod
-    def _known_eval(cls, v: str) -> str:
-        if v not in EVAL_KINDS:
-            raise ValueError(f"评价方式 {v!r} 无效,可用:{', '.join(EVAL_KINDS)}")
-        return v
-
-    @field_validator("level")
-    @classmethod
-    def _known_level(cls, v: str) -> str:
-        if v not in LEVELS:
-            raise ValueError(f"层级 {v!r} 无效,可用:{', '.join(LEVELS)}")
-        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> "Target":
@@ -198,6 +198,7 @@ class Target(_Model):
 
     @property
     def lower_is_better(self) -> bool:
+        """Whether the target is a ceiling (≤, <) rather than a floor."""
         return self.comparator in ("<=", "<")
 
     @property
@@ -213,6 +214,8 @@ class Target(_Model):
 
 
 class Plan(_Model):
+    """One plan document: who issued it, its scope and period, and its targets."""
+
     code: str = Field(pattern=r"^[a-z]+-\d{4}$")
     title: str
     doc_no: str
@@ -220,7 +223,7 @@ class Plan(_Model):
     issued: dt.date
     scope: str = Field(pattern=r"^\d{12}$")
     scope_name: str
-    scope_level: str
+    scope_level: Level
     period_start: dt.date
     period_end: dt.date
     source: str = ""
@@ -234,12 +237,16 @@ class Plan(_Model):
 
 
 class PlanApplication(_Model):
+    """A unit following a plan it did not issue (settings.yaml ``applies``)."""
+
     plan: str
     unit: str = Field(pattern=r"^\d{12}$")
     note: str = ""
 
 
 class ProgressSettings(_Model):
+    """Thresholds of the progress judgement (settings.yaml ``progress``)."""
+
     on_track: float = 0.95
     lagging_floor: float = 0.50
     regressing_cr: float = -0.10
@@ -251,10 +258,14 @@ class ProgressSettings(_Model):
 
 
 class ReportingSettings(_Model):
+    """When returns are due (settings.yaml ``reporting``)."""
+
     due_day: int = Field(default=15, ge=1, le=28)
 
 
 class Settings(_Model):
+    """schemas/settings.yaml."""
+
     database: str = "data/rural_targets.duckdb"
     applies: list[PlanApplication] = Field(default_factory=list)
     progress: ProgressSettings = ProgressSettings()
@@ -262,6 +273,8 @@ class Settings(_Model):
 
 
 class Catalog(_Model):
+    """Everything under schemas/, validated and compiled."""
+
     template_version: str
     sheets: dict[str, SheetSpec]
     indicators: dict[str, Indicator]
@@ -281,6 +294,7 @@ class Catalog(_Model):
         return [(p, t) for p in plans for t in p.targets]
 
     def target(self, target_id: str) -> tuple[Plan, Target]:
+        """The plan and target with ``target_id``; CatalogError CAT006 when there is none."""
         for p, t in self.targets():
             if t.id == target_id:
                 return p, t
@@ -313,10 +327,13 @@ def _read_yaml(path: Path) -> Any:
 
 
 def _rel(path: Path) -> str:
-    try:
-        return str(path.relative_to(ROOT))
-    except ValueError:
-        return str(path)
+    return relative(path)
+
+
+# the Chinese name of a key, for messages about its value
+_KEY_ZH = {"comparator": "比较方式", "eval": "评价方式", "level": "层级", "scope_level": "层级", "type": "字段类型",
+           "kind": "存量/流量", "window": "时间窗口", "source": "数据来源表", "severity": "严重程度",
+           "recurrence": "重复周期"}
 
 
 def _build(model: type[BaseModel], data: Any, file: Path, entry: str) -> Any:
@@ -324,9 +341,29 @@ def _build(model: type[BaseModel], data: Any, file: Path, entry: str) -> Any:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(x) for x in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        raise CatalogError("CAT002", file=_rel(file), entry=entry, detail=f"{where}: {msg}" if where else msg) from None
+        loc = err["loc"]
+        if len(loc) >= 2 and loc[0] == "targets" and isinstance(loc[1], int):  # name the target, not the plan
+            target = data["targets"][loc[1]]
+            tid = target.get("id") if isinstance(target, dict) else None
+            entry, loc = (str(tid), loc[2:]) if tid else (f"{entry} targets[{loc[1]}]", loc[2:])
+        where = ".".join(str(x) for x in loc)
+        raise CatalogError("CAT002", file=_rel(file), entry=entry,
+                           detail=f"{where}: {_problem_zh(err)}" if where else _problem_zh(err)) from None
+
+
+def _problem_zh(err: dict[str, Any]) -> str:
+    """A pydantic error in Chinese for the kinds a catalog author meets; pydantic's own text otherwise."""
+    key = next((k for k in reversed(err["loc"]) if isinstance(k, str)), "")
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "literal_error":
+        return f"{_KEY_ZH.get(key, key)} {err['input']!r} 无效,可用:{ctx['expected'].replace(' or ', ', ')}"
+    if kind == "missing":
+        return "缺少该项"
+    if kind == "extra_forbidden":
+        return f"未知的键 {key}"
+    if kind == "string_pattern_mismatch":
+        return f"{err['input']!r} 格式不对(应符合 {ctx['pattern']})"
+    return err["msg"].removeprefix("Value error, ")
 
 
 def _compile(expr: str, fields: dict[str, dict[str, Any]], file: Path, entry: str) -> Compiled:
@@ -418,6 +455,7 @@ def load_catalog(root: Path | str = SCHEMAS_DIR) -> Catalog:
         for t in body.get("targets") or []:
             if isinstance(t, dict) and "id" in t:
                 claim(str(t["id"]), ppath)
+            # deadlines have their own code (CAT007) and only YYYY-MM-DD (pydantic also takes timestamps)
             if isinstance(t, dict) and "deadline" in t and not _is_iso_date(t["deadline"]):
                 raise CatalogError("CAT007", file=_rel(ppath), entry=t.get("id", "?"),
                                    detail=f"{t['deadline']!r} 不是有效日期(应为 YYYY-MM-DD)")

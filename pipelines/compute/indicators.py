@@ -35,7 +35,6 @@ County sheet (区县情况, yearly)
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -44,9 +43,8 @@ import numpy as np
 import pandas as pd
 
 from pipelines.catalog.definitions import Catalog, Indicator, catalog
-
+from pipelines.periods import cutoff, parse_period, period_bounds, period_of, pidx, quarters
 from pipelines.units import LEVEL_RANK, LEVELS
-from pipelines.periods import due_date, parse_period, period_bounds, quarters
 
 SOURCE_LEVEL = {"village": "village", "township": "township", "county": "county"}
 
@@ -61,24 +59,7 @@ LONG_COLUMNS = ["indicator", "period", "pidx", "unit_code", "level", "num", "den
                 "reported", "excluded", "expected"]
 
 
-# ============================================================================ periods and cutoffs
-
-def pidx(period: str) -> int:
-    """A quarter as a running number (year × 4 + quarter − 1), for arithmetic on periods."""
-    y, q = parse_period(period)
-    return y * 4 + q - 1
-
-
-def period_of(index: int) -> str:
-    return f"{index // 4}Q{index % 4 + 1}"
-
-
-def cutoff(period: str, cat: Catalog | None = None) -> dt.datetime:
-    """The last moment a return for ``period`` counts as of ``period``: the end of its due date."""
-    cat = cat or catalog()
-    day = due_date(period, cat.settings.reporting.due_day)
-    return dt.datetime.combine(day, dt.time.max)
-
+# ============================================================================ periods
 
 def period_frame(periods: Sequence[str]) -> pd.DataFrame:
     """period, pidx, year, quarter, start_date, end_date of each quarter."""
@@ -86,7 +67,7 @@ def period_frame(periods: Sequence[str]) -> pd.DataFrame:
     for p in periods:
         y, q = parse_period(p)
         start, end = period_bounds(p)
-        rows.append({"period": p, "pidx": y * 4 + q - 1, "year": y, "quarter": q,
+        rows.append({"period": p, "pidx": pidx(p), "year": y, "quarter": q,
                      "start_date": start, "end_date": end})
     frame = pd.DataFrame(rows, columns=["period", "pidx", "year", "quarter", "start_date", "end_date"])
     frame["start_date"] = pd.to_datetime(frame["start_date"]).astype("datetime64[s]")
@@ -148,7 +129,7 @@ def selection_sql(as_of: str | None, cat: Catalog) -> Fragment:
         " SELECT id, township_code, period, row_number() OVER ("
         "   PARTITION BY township_code, period ORDER BY uploaded_at DESC, id DESC) AS rn"
         " FROM submissions WHERE period <= ? AND uploaded_at <= ?) WHERE rn = 1",
-        (as_of, cutoff(as_of, cat)))
+        (as_of, cutoff(as_of, cat.settings.reporting.due_day)))
 
 
 def _exists(alias: str, periods: str = "p") -> str:
@@ -208,7 +189,8 @@ def source_ctes(sheet: str, inds: Sequence[Indicator], as_of: str | None, cat: C
                           " WHERE ") + _prefix_filter(code, prefixes))
         ctes = Fragment("sel AS (") + selection_sql(as_of, cat) + ")"
     elif sheet == "county":
-        recorded = Fragment("TRUE") if as_of is None else Fragment("recorded_at <= ?", (cutoff(as_of, cat),))
+        recorded = (Fragment("TRUE") if as_of is None
+                    else Fragment("recorded_at <= ?", (cutoff(as_of, cat.settings.reporting.due_day),)))
         ctes = (Fragment("cv AS (SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER (PARTITION BY county_code, year"
                          " ORDER BY recorded_at DESC) AS rn FROM county_values WHERE ") + recorded + ") WHERE rn = 1)")
         inner = (Fragment("SELECT v.*, v.county_code AS _code, p.pidx AS _pidx, p.year AS _year FROM cv v"
@@ -229,7 +211,8 @@ def _sources(inds: Iterable[Indicator]) -> dict[str, list[Indicator]]:
     return out
 
 
-def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+def register_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+    """Register ``frame`` as relation ``name`` on ``con`` (replacing an earlier one of that name)."""
     try:
         con.unregister(name)
     except Exception:  # noqa: BLE001 - not registered yet
@@ -275,6 +258,7 @@ class SheetValues:
 
     @property
     def frame(self) -> pd.DataFrame:
+        """The sums as a DataFrame."""
         if self._frame is None:
             self._frame = pd.DataFrame({c: self._cache[c] for c in self.columns})
         return self._frame
@@ -312,6 +296,7 @@ class SheetValues:
         return v if rows is None else v[rows]
 
     def index(self, indicator: str) -> int:
+        """The position k of ``indicator`` among the sheet's indicators (its columns n{k}, d{k}, …)."""
         return next(k for k, ind in enumerate(self.indicators) if ind.id == indicator)
 
 
@@ -334,7 +319,7 @@ def compute_wide(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *, 
     if any(ind.window == "year_to_date" for ind in inds):   # flows need the year's earlier quarters
         calc = quarters(min(f"{requested[0][:4]}Q1", requested[0]), requested[-1])
     keep = np.array([pidx(p) for p in requested], dtype=float)
-    _register(con, "_rt_periods", period_frame(calc))
+    register_frame(con, "_rt_periods", period_frame(calc))
     try:
         for sheet, group in _sources(inds).items():
             src_level = SOURCE_LEVEL[sheet]

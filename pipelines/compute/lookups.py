@@ -1,7 +1,8 @@
 """Read-only queries the dashboard needs beyond the registry, ingest and progress APIs.
 
 Every statement has bound parameters; the dashboard (dashboard/queries.py) calls these
-functions and holds no SQL of its own.
+functions and holds no SQL of its own. The data version its caches are keyed by is
+``pipelines.compute.stored.data_token``.
 """
 from __future__ import annotations
 
@@ -11,24 +12,6 @@ import duckdb
 import pandas as pd
 
 from pipelines.units import PREFIX_LEN, level_of
-
-
-def data_version(con: duckdb.DuckDBPyConnection) -> str:
-    """A token that changes whenever returns, county values or task updates are stored.
-
-    The dashboard keys its caches by it, so an upload (here or through the CLI) shows at once.
-    """
-    sub = con.execute("SELECT coalesce(max(id), 0), count(*), count(*) FILTER (WHERE status = 'active') "
-                      "FROM submissions").fetchone()
-    parts = [str(x) for x in sub]
-    for table in ("task_values", "county_values"):
-        try:
-            row = con.execute(f"SELECT count(*), max(recorded_at) FROM {table}").fetchone()  # noqa: S608 - fixed names
-        except duckdb.CatalogException:  # an older database without the table
-            row = (0, None)
-        parts += [str(row[0]), str(row[1])]
-    units = con.execute("SELECT count(*) FROM units").fetchone()[0]
-    return ":".join(parts + [str(units)])
 
 
 def reported_periods(con: duckdb.DuckDBPyConnection) -> list[str]:

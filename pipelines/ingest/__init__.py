@@ -1,1 +1,1 @@
-"""The road of a return: the blank template (template), reading the file (read), locating its columns, normalising and checking its cells, and storing it (pipeline)."""
+"""The road of a return: the blank template (template), reading the file (read), locating its tables, township and period (locate), normalising cells (normalise), checking everything (check), storing and reading back (store), and the orchestration of it all (pipeline)."""

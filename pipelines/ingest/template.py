@@ -56,13 +56,14 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.protection import SheetProtection
 from openpyxl.worksheet.worksheet import Worksheet
+from python_calamine import CalamineWorkbook
 
 from pipelines import __version__
 from pipelines.files import atomic_path
 from pipelines.textwidth import text_width
 from pipelines.catalog.definitions import FieldSpec, SheetSpec, catalog
 from pipelines.errors import TemplateError
-from pipelines.periods import due_date, normalise_period, parse_period, period_label  # noqa: F401 - re-exported
+from pipelines.periods import due_date, normalise_period, period_label
 from pipelines.registry.load import children, get_unit, require_level
 
 TITLE = "乡村治理目标监测季度报表"
@@ -141,8 +142,6 @@ def write_county_templates(con, county_code: str, period: str, out_dir: Path) ->
 
 def read_meta(path: Path) -> dict[str, str]:
     """The key/value pairs of the hidden ``_meta`` sheet of a template (.xlsx or .xls), as text."""
-    from python_calamine import CalamineWorkbook
-
     rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(META_SHEET).to_python()
     meta = {}
     for row in rows:

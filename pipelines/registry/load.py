@@ -19,6 +19,8 @@ from typing import Any, Iterable
 
 import duckdb
 import pandas as pd
+from python_calamine import CalamineWorkbook
+from shapely.geometry import shape
 
 from pipelines.units import LEVEL_RANK, LEVEL_ZH, LEVELS, PREFIX_LEN, level_of
 from pipelines.store.db import transaction
@@ -83,7 +85,6 @@ def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
     Raises ValueError with a readable detail when the file cannot be decoded or parsed.
     """
     if path.suffix.lower() in _EXCEL_SUFFIXES:
-        from python_calamine import CalamineWorkbook
         try:
             sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
             table = sheet.to_python(skip_empty_area=False)
@@ -233,8 +234,6 @@ def _read_file(path: Path) -> tuple[list[dict[str, Any]], list[Problem]]:
 
 def _read_geojson(path: Path) -> tuple[list[dict[str, Any]], list[Problem]]:
     """Features of a boundary file as {index, code, geometry, x, y}, and the problems found."""
-    from shapely.geometry import shape
-
     name = path.name
     if not path.exists():
         return [], [Problem("GEN001", {"file": str(path)})]

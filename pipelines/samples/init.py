@@ -1,7 +1,7 @@
 """The bundled sample data: building a database from data/samples/ (``rural-targets init``).
 
 ``init_database`` loads the sample city's registry and boundaries, then the quarterly returns of
-every township from 2018Q4 to 2025Q4 (``pipelines.samples.returns``): the committed samples of
+every township from 2018Q4 to 2025Q4 (``pipelines.samples.simulation``): the committed samples of
 ``data/samples/returns`` where there is one, else returns generated into ``data/generated/returns``
 (written once, again only when the simulation or the generator changes). Every return goes
 through the ingest pipeline, quarter by quarter (so each is compared with the quarter before),
@@ -17,9 +17,14 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from pipelines.catalog.definitions import ROOT
+from pipelines.compute.refresh import refresh
+from pipelines.ingest.pipeline import ingest_uploads
+from pipelines.registry.load import load_registry
+from pipelines.resources import samples_dir
+from pipelines.samples import committed
+from pipelines.samples.simulation import simulate
 
-SAMPLES_DIR = ROOT / "data" / "samples"
+SAMPLES_DIR = samples_dir()  # data/samples of the checkout, or the wheel's package data
 REGION_DIR = SAMPLES_DIR / "region"
 SAMPLE_CITY = "439900000000"
 UPLOADED_BY = "rural-targets init(示例数据)"
@@ -66,8 +71,6 @@ def init_database(con: duckdb.DuckDBPyConnection, progress: bool = True, returns
     the sample submissions), ``generated`` (files written to data/generated/returns this time),
     and the registry's figures.
     """
-    from pipelines.registry.load import load_registry
-
     started = time.monotonic()
     _say(progress, "导入示例市区划与边界 …")
     region = load_registry(con, [REGION_DIR / "units.csv"], geojson=REGION_DIR / "boundaries.geojson")
@@ -80,19 +83,16 @@ def init_database(con: duckdb.DuckDBPyConnection, progress: bool = True, returns
 
 
 def _load_returns(con: duckdb.DuckDBPyConnection, progress: bool) -> dict[str, Any]:
-    from pipelines.samples import returns as sample_returns
-    from pipelines.ingest.pipeline import ingest_uploads
-
-    sim = sample_returns.simulate(con)
-    committed = {(s.township, s.period): s.path for s in sample_returns.committed_samples(sim) if s.path.is_file()}
+    sim = simulate(con)
+    samples = {(s.township, s.period): s.path for s in committed.committed_samples(sim) if s.path.is_file()}
     _say(progress, "准备示例报表(data/generated/returns)…")
     bar = _Bar(progress, "份报表已生成")
-    generated, written = sample_returns.ensure_generated(con, sim, sample_returns.GENERATED_DIR, skip=set(committed),
-                                                         progress=bar)
+    generated, written = committed.ensure_generated(con, sim, committed.GENERATED_DIR, skip=set(samples),
+                                                    progress=bar)
     bar.close()
 
     arrivals = sim.returns()
-    paths = {(t, p): committed.get((t, p)) or generated[(t, p)] for t, p, _ in arrivals}
+    paths = {(t, p): samples.get((t, p)) or generated[(t, p)] for t, p, _ in arrivals}
     when = {paths[(t, p)].name: at for t, p, at in arrivals}
     active = {(t, p): (sha, by) for t, p, sha, by in con.execute(
         "SELECT township_code, period, sha256, uploaded_by FROM submissions WHERE status = 'active'").fetchall()}
@@ -145,8 +145,7 @@ def _load_returns(con: duckdb.DuckDBPyConnection, progress: bool) -> dict[str, A
             con.unregister("_sample_shas")
     missing = sum(a is None for ts in sim.townships.values() for a in ts.arrival)
     _say(progress, "计算指标与进度 …")
-    from pipelines.compute.progress import refresh
     refresh(con)
     return {"files": total, **counts, "warnings": int(warnings), "generated": written,
-            "committed_samples": len(committed), "missing_returns": missing,
+            "committed_samples": len(samples), "missing_returns": missing,
             "rejected_files": [r.file for r in rejected]}

@@ -26,9 +26,11 @@ from typing import Any
 
 import numpy as np
 import shapely
-from shapely.geometry import MultiPoint, Point, Polygon, mapping
+from shapely.geometry import MultiPoint, Point, Polygon
 from shapely.geometry.polygon import orient
 from shapely.ops import voronoi_diagram
+
+from pipelines.files import atomic_write
 
 DEFAULT_SEED = 20181107
 CITY_CODE = "439900000000"
@@ -85,6 +87,7 @@ def _village_stem(rng: np.random.Generator) -> str:
 
 def _population(rng: np.random.Generator, median: float, sigma: float, low: int = 600, high: int = 4500) -> int:
     """A lognormal draw, redrawn until it falls within [low, high]."""
+    # kept by hand: numpy has no truncated lognormal (and scipy, which has, is not a dependency)
     while True:
         pop = round(rng.lognormal(math.log(median), sigma))
         if low <= pop <= high:
@@ -95,6 +98,7 @@ def _population(rng: np.random.Generator, median: float, sigma: float, low: int 
 
 def _to_lonlat(geom):
     """Project a geometry from the local km frame to lon/lat."""
+    # an equirectangular frame by hand: enough for a made-up city 60 km across (pyproj is not a dependency)
     return shapely.transform(geom, lambda xy: np.column_stack(
         [CENTER_LON + xy[:, 0] / KM_PER_DEG_LON, CENTER_LAT + xy[:, 1] / KM_PER_DEG_LAT]))
 
@@ -121,6 +125,7 @@ def city_outline(rng: np.random.Generator, vertices: int = 240) -> Polygon:
 def voronoi_cells(seeds: list[Point], clip: Polygon) -> list:
     """The Voronoi cell of each seed (in the seeds' order), clipped to ``clip``."""
     diagram = voronoi_diagram(MultiPoint(seeds), envelope=clip.buffer(50.0))
+    # matched by hand: the cells come in no set order (ordered=True needs shapely 2.1; the floor is 2.0)
     cells = list(diagram.geoms)
     out = []
     for s in seeds:
@@ -132,6 +137,7 @@ def voronoi_cells(seeds: list[Point], clip: Polygon) -> list:
 def _spread_points(rng: np.random.Generator, poly: Polygon, n: int, min_dist: float,
                    tries: int = 300) -> list[Point]:
     """``n`` random points inside ``poly`` at least ``min_dist`` apart (relaxed if crowded)."""
+    # kept by hand: scipy's PoissonDisk samples a box, not a polygon (and scipy is not a dependency)
     minx, miny, maxx, maxy = poly.bounds
     shapely.prepare(poly)
     pts: list[Point] = []
@@ -273,10 +279,6 @@ def _villages(rng: np.random.Generator, tcode: str, tpoly: Polygon, seat: Point,
 
 # ------------------------------------------------------------------ files
 
-def _coords(geom: Polygon) -> list:
-    return [[[round(x, 5), round(y, 5)] for x, y in ring] for ring in mapping(geom)["coordinates"]]
-
-
 def units_csv(units: list[dict[str, Any]]) -> str:
     """The text of units.csv."""
     buf = io.StringIO()
@@ -289,12 +291,13 @@ def units_csv(units: list[dict[str, Any]]) -> str:
 
 
 def boundaries_geojson(shapes: dict[str, tuple[str, str, Polygon]]) -> str:
-    """The text of boundaries.geojson: one feature per line, sorted by code."""
+    """The text of boundaries.geojson: one feature per line, sorted by code (so a regenerated
+    file diffs line by line); the geometries as GEOS writes them (``shapely.to_geojson``)."""
     feats = []
     for code in sorted(shapes):
         name, level, poly = shapes[code]
         feats.append(json.dumps({"type": "Feature", "properties": {"code": code, "name": name, "level": level},
-                                 "geometry": {"type": "Polygon", "coordinates": _coords(poly)}},
+                                 "geometry": json.loads(shapely.to_geojson(poly))},
                                 ensure_ascii=False, separators=(",", ":")))
     head = '{"type":"FeatureCollection","name":"示例市(合成数据 synthetic)","features":[\n'
     return head + ",\n".join(feats) + "\n]}\n"
@@ -355,9 +358,4 @@ def generate_region(out_dir: Path, seed: int = DEFAULT_SEED) -> list[Path]:
     units, shapes = build_region(seed)
     files = {"units.csv": units_csv(units), "boundaries.geojson": boundaries_geojson(shapes),
              "README.md": readme(units, seed)}
-    paths = []
-    for name, text in files.items():
-        p = out_dir / name
-        p.write_bytes(text.encode("utf-8"))
-        paths.append(p)
-    return paths
+    return [atomic_write(out_dir / name, text.encode("utf-8")) for name, text in files.items()]

@@ -13,24 +13,26 @@ from typing import Iterator
 
 import duckdb
 
-from pipelines.catalog.definitions import ROOT, catalog
+from pipelines.catalog.definitions import catalog
 from pipelines.errors import RuralTargetsError
+from pipelines.resources import project_dir, sql_dir
 
 ENV_VAR = "RURAL_TARGETS_DB"
-SQL_DIR = Path(__file__).resolve().parent / "sql"
+SQL_DIR = sql_dir()  # pipelines/store/sql, package data in a wheel
 
 
 def db_path(explicit: str | os.PathLike | None = None) -> Path:
-    """The database path: ``explicit``, else $RURAL_TARGETS_DB, else settings' default under data/."""
+    """The database path: ``explicit``, else $RURAL_TARGETS_DB, else settings' default (``data/…``)
+    under the project directory: the checkout, or the current directory for a wheel install."""
     if explicit:
         return Path(explicit)
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR])
-    return ROOT / catalog().settings.database
+    return project_dir() / catalog().settings.database
 
 
 def sql_file(name: str) -> str:
-    """The text of pipelines/sql/NAME."""
+    """The text of pipelines/store/sql/NAME."""
     return (SQL_DIR / name).read_text(encoding="utf-8")
 
 
@@ -80,7 +82,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
     A field added to schemas/fields.yaml becomes a column here on the next start.
     """
-    for name in sorted(SQL_DIR.glob("schema*.sql")):
+    files = sorted(SQL_DIR.glob("schema*.sql"))
+    if not files:  # an incomplete install: fail here, not later on a missing table
+        raise RuralTargetsError("GEN004", where=str(SQL_DIR))
+    for name in files:
         con.execute(name.read_text(encoding="utf-8"))
     for key, keys in VALUE_KEYS.items():
         table = f"{key}_values"

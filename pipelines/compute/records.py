@@ -1,0 +1,150 @@
+"""Milestone task updates (督办任务) and the county sheet (区县情况): validated appends, history kept.
+
+Both are written by the CLI (``task update``, ``county record``) and the dashboard; every stored
+row is kept, and the judgement reads the latest one (as of a quarter's cutoff when asked).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from pipelines.catalog.definitions import Catalog, FieldSpec, catalog
+from pipelines.errors import RuralTargetsError
+from pipelines.jsonable import plain
+from pipelines.periods import cutoff
+from pipelines.registry.load import get_unit, require_level
+
+TASK_STATUSES = ("未启动", "推进中", "已完成")
+
+
+def task_records(con: duckdb.DuckDBPyConnection, plan: str, as_of: str | None = None,
+                 cat: Catalog | None = None) -> pd.DataFrame:
+    """The latest update of every (task, responsible unit) of ``plan`` (as of the cutoff of ``as_of``)."""
+    params: list[Any] = [plan]
+    where = "plan = ?"
+    if as_of is not None:
+        where += " AND recorded_at <= ?"
+        params.append(cutoff(as_of, (cat or catalog()).settings.reporting.due_day))
+    return con.execute(
+        f"SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER (PARTITION BY task_id, unit "
+        f"ORDER BY recorded_at DESC) AS rn FROM task_values WHERE {where}) WHERE rn = 1 ORDER BY task_id, unit",
+        params).df()
+
+
+def record_task_update(con: duckdb.DuckDBPyConnection, plan: str, task_id: str, unit: str, status: str,
+                       done_date: dt.date | str | None = None, note: str | None = None, evidence: str | None = None,
+                       by: str | None = None, *, at: dt.datetime | None = None,
+                       cat: Catalog | None = None) -> dict[str, Any]:
+    """Append an update of a milestone task (督办任务) by one responsible unit; history is kept.
+
+    Raises RuralTargetsError: PRG010 unknown plan, PRG011 unknown task or not a task of the plan,
+    PRG012 unit not responsible for it, PRG013 unknown status, PRG014 done date missing or given
+    without 已完成, PRG015 bad date.
+    """
+    cat = cat or catalog()
+    if plan not in cat.plans:
+        raise RuralTargetsError("PRG010", plan=plan, known=", ".join(cat.plans))
+    task = next((t for t in cat.plans[plan].targets if t.id == task_id), None)
+    if task is None or task.eval != "milestone" or not task.lead:
+        known = [t.id for t in cat.plans[plan].targets if t.eval == "milestone" and t.lead]
+        raise RuralTargetsError("PRG011", task=task_id, plan=plan, known=", ".join(known) or "(无)")
+    responsible = list(dict.fromkeys(task.lead + task.partners))
+    if unit not in responsible:
+        raise RuralTargetsError("PRG012", unit=unit, task=task_id, known="、".join(responsible))
+    if status not in TASK_STATUSES:
+        raise RuralTargetsError("PRG013", status=status, known="/".join(TASK_STATUSES))
+    day = _as_date(done_date, "done_date")
+    if status == "已完成" and day is None:
+        raise RuralTargetsError("PRG014", task=task_id, unit=unit)
+    if status != "已完成" and day is not None:
+        raise RuralTargetsError("PRG014", task=task_id, unit=unit)
+    when = at or dt.datetime.now()
+    row = {"plan": plan, "recorded_at": when, "recorded_by": by, "task_id": task_id, "unit": unit,
+           "status": status, "done_date": day, "progress_note": note, "evidence": evidence}
+    cols = list(row)
+    con.execute(f"INSERT INTO task_values ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                [row[c] for c in cols])
+    return {k: plain(v) for k, v in row.items()}
+
+
+def record_county_values(con: duckdb.DuckDBPyConnection, county_code: str, year: int, values: dict[str, Any],
+                         by: str | None = None, *, at: dt.datetime | None = None,
+                         cat: Catalog | None = None) -> dict[str, Any]:
+    """Append the county sheet (区县情况) of one county and year; history is kept.
+
+    The record is merged with the latest one of that county and year (fields not given keep their
+    value), so each stored row is the complete state. Raises RuralTargetsError: REG009 / REG010
+    unknown unit or not a county, PRG020 bad year, PRG021 unknown field, PRG022 bad value.
+    """
+    cat = cat or catalog()
+    require_level(get_unit(con, county_code), "county")
+    if not isinstance(year, int) or not 1990 <= year <= 2100:
+        raise RuralTargetsError("PRG020", year=year)
+    spec = cat.sheets["county"]
+    fields = {f.id: f for f in spec.fields if f.id != "county_code"}
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise RuralTargetsError("PRG021", field=key, known=", ".join(fields))
+        clean[key] = _county_value(fields[key], value)
+    prev = con.execute("SELECT * FROM county_values WHERE county_code = ? AND year = ? ORDER BY recorded_at DESC "
+                       "LIMIT 1", [county_code, year]).df()
+    row: dict[str, Any] = {f: None for f in fields}
+    if len(prev):
+        for f in fields:
+            v = prev.iloc[0][f]
+            row[f] = None if pd.isna(v) else (v.date() if isinstance(v, pd.Timestamp) else _python(v))
+    row.update(clean)
+    row.update({"county_code": county_code, "year": year, "recorded_at": at or dt.datetime.now(), "recorded_by": by})
+    cols = list(row)
+    con.execute(f"INSERT INTO county_values ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                [row[c] for c in cols])
+    return {k: plain(v) for k, v in row.items()}
+
+
+def _python(v: Any) -> Any:
+    """A numpy scalar read back from the table as the Python value DuckDB binds."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _as_date(value: Any, what: str) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise RuralTargetsError("PRG015", field=what, value=value) from None
+
+
+def _county_value(spec: FieldSpec, value: Any) -> Any:
+    if value is None or value == "":
+        return None
+    if spec.type == "date":
+        return _as_date(value, spec.id)
+    if spec.type in ("int", "number"):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise RuralTargetsError("PRG022", field=spec.id, value=value) from None
+        if spec.type == "int" and not number.is_integer():
+            raise RuralTargetsError("PRG022", field=spec.id, value=value)
+        if spec.min is not None and number < spec.min:
+            raise RuralTargetsError("PRG022", field=spec.id, value=value)
+        return int(number) if spec.type == "int" else number
+    if spec.type == "bool":
+        if value in (True, "是", "true", 1):
+            return True
+        if value in (False, "否", "false", 0):
+            return False
+        raise RuralTargetsError("PRG022", field=spec.id, value=value)
+    if spec.type == "enum" and value not in (spec.values or []):
+        raise RuralTargetsError("PRG022", field=spec.id, value=value)
+    return str(value)
