@@ -29,6 +29,7 @@ def _random_row(fields: dict, rng: random.Random) -> dict:
 
 
 @pytest.mark.parametrize("sheet", ["village", "township"])
+@pytest.mark.slow
 def test_python_evaluation_matches_duckdb(sheet):
     cat = catalog()
     fields = cat.sheets[sheet].field_map

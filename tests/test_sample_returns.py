@@ -293,7 +293,7 @@ def _stored_equals_simulated(con, sim, township: str, period: str, township_shee
         assert g == v, (township, period, fid, g, v)
 
 
-@pytest.mark.parametrize("fmt", ["xlsx", "lite", "csv", "csv-gbk", "xls"])
+@pytest.mark.parametrize("fmt", ["xlsx", "lite", "csv", "csv-gbk", pytest.param("xls", marks=pytest.mark.slow)])
 def test_generated_returns_pass_ingest_in_every_format(con, sim, tmp_path, fmt):
     if fmt == "xls" and soffice() is None:
         if os.environ.get("CI"):
