@@ -11,7 +11,12 @@ import duckdb
 import pytest
 
 import pipelines.bench.dashboard as dashboard_bench
-from pipelines.bench.dashboard import bench_dashboard, browser_first_paint, browser_unavailable, province_db
+from pipelines.bench.dashboard import (
+    bench_dashboard,
+    browser_first_paint,
+    browser_unavailable,
+    province_db,
+)
 from pipelines.cli.main import main
 
 

@@ -6,7 +6,9 @@ import duckdb
 import pandas as pd
 import pytest
 
+import pipelines.bench.country as country
 import pipelines.bench.progress as bench
+import pipelines.bench.progress_baseline as baseline
 from pipelines.cli.main import main
 
 KEY = bench.KEY
@@ -16,13 +18,13 @@ KEY = bench.KEY
 def tiny_run(tmp_path_factory):
     """One tiny country (1 province, 1 city, 1 county), both sides run, the baseline's database kept."""
     root = tmp_path_factory.mktemp("bench_progress")
-    saved = bench.CACHE
-    bench.CACHE = root / "cache"
+    saved = country.CACHE
+    country.CACHE = root / "cache"
     try:
         result = bench.bench_progress(provinces=1, cities=1, counties=1, progress=False, workdir=root / "run",
                                       keep_baseline=True)
     finally:
-        bench.CACHE = saved
+        country.CACHE = saved
     return result, root / "run"
 
 
@@ -93,6 +95,7 @@ def test_command_fails_when_a_status_differs(monkeypatch, tmp_path, capsys):
     """The command exits non-zero with the differing rows when the check finds any (both sides faked)."""
     src = tmp_path / "country.duckdb"
     src.write_bytes(b"")
+    monkeypatch.setattr(bench, "baseline_gaps", lambda cat: {})
     monkeypatch.setattr(bench, "country", lambda *a, **k: src)
     monkeypatch.setattr(bench, "_in_child", lambda fn, path: {"seconds": 1.0, "peak_mb": 1, "statuses": 1,
                                                               "stats": {}})
@@ -104,3 +107,22 @@ def test_command_fails_when_a_status_differs(monkeypatch, tmp_path, capsys):
     assert isinstance(exc.value, bench.StatusMismatch) and exc.value.code != 0
     assert "1 of 7 compared rows differ" in str(exc.value.code)
     assert "p t county 110101000000 2020Q1: status — product met (1), baseline missed (1)" in str(exc.value.code)
+
+
+def test_bench_refuses_a_catalog_the_baseline_does_not_implement(monkeypatch):
+    """A catalog feature outside the baseline (here a quarterly cycle and an unknown target setting)
+    fails the command before any work, naming the feature and the targets using it."""
+    cat = bench.catalog()
+    plan = cat.plans["changde-2018"]
+    changed = plan.targets[0].model_copy(update={"recurrence": "quarterly", "per_unit_deadline": "x"})
+    plan = plan.model_copy(update={"targets": [changed] + plan.targets[1:]})
+    odd = cat.model_copy(update={"plans": {**cat.plans, plan.code: plan}})
+    gaps = baseline.baseline_gaps(odd)
+    assert changed.id in gaps["recurrence quarterly"] and changed.id in gaps["target.per_unit_deadline"]
+    assert changed.id not in baseline.baseline_gaps(cat).get("recurrence quarterly", [])
+    monkeypatch.setattr(bench, "catalog", lambda: odd)
+    monkeypatch.setattr(bench, "country", lambda *a, **k: pytest.fail("no work before the check"))
+    with pytest.raises(baseline.BaselineIncomplete) as exc:
+        bench.bench_progress(provinces=1, cities=1, counties=1, progress=False)
+    assert f"recurrence quarterly: {changed.id}" in str(exc.value.code)
+    assert f"target.per_unit_deadline: {changed.id}" in str(exc.value.code)

@@ -36,6 +36,7 @@ def _villages_of(reg_db: Path, files: list[Path]) -> int:
         con.close()
 
 
+@pytest.mark.slow
 def test_both_sides_store_the_same_rows(batch, monkeypatch, tmp_path):
     cache, reg_db, files = batch
     monkeypatch.setattr(bench, "CACHE", cache)
@@ -50,6 +51,7 @@ def test_both_sides_store_the_same_rows(batch, monkeypatch, tmp_path):
     assert result["township_rows"] == 5 and result["baseline_township_rows"] == 5
     assert result["same_values"] is True
     assert result["ours_s"] > 0 and result["baseline_s"] > 0
+    assert result["ours_cpu_s"] > 0 and result["baseline_cpu_s"] > 0
     assert result["peak_mb"] > 50 and result["baseline_peak_mb"] > 50  # each side's own process
     assert len(result["rss_mb_at_25_50_100pct"]) == 3
     text = "\n".join(bench.report_lines(result))

@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.bench.dashboard import bench_dashboard
+from pipelines.bench.dashboard import report_lines as dashboard_report_lines
 from pipelines.bench.ingest import bench_ingest, report_lines as ingest_report_lines
 from pipelines.bench.progress import bench_progress
 from pipelines.catalog.definitions import catalog
@@ -355,23 +356,11 @@ def cmd_bench_progress(args: argparse.Namespace) -> int:
 
 @command("bench dashboard")
 def cmd_bench_dashboard(args: argparse.Namespace) -> int:
-    """``bench dashboard``: each dashboard page's render times."""
-    result = bench_dashboard(scale=args.scale, plan=args.plan, repeat=args.repeat, live=args.live)
+    """``bench dashboard``: each dashboard page's render times (AppTest, and the browser's first paint)."""
+    result = bench_dashboard(scale=args.scale, plan=args.plan, repeat=args.repeat, live=args.live,
+                             browser=False if args.no_browser else None)
     if args.json:
         emit(result, args)
         return 0
-    print(f"合成省:{result['villages']:,} 个村,{result['townships']:,} 个乡镇,{result['periods']} 个季度;"
-          f"规划 {result['plan']};AppTest 计时(首次渲染为冷缓存、新会话)")
-    source = ("读取已存储的进度表" + (f"(先刷新,用时 {result['refresh_s']} 秒)" if result["refresh_s"] else "")
-              if result["progress"] == "stored" else "页面直接计算进度")
-    print(f"进度数据:{source}")
-    width = max(text_width(r["title"]) for r in result["pages"])
-    print(f"{_pad('页面', width)}  首次渲染(秒)  控件变更(秒)  变更内容")
-    for r in result["pages"]:
-        first = "—" if r["first_s"] is None else f"{r['first_s']:.3f}"
-        change = "—" if r["change_s"] is None else f"{r['change_s']:.3f}"
-        flag = "" if r["ok"] else "  问题:" + ";".join(r["problems"])
-        print(f"{_pad(r['title'], width)}  {first:>12}  {change:>12}  {r['change']}{flag}")
-    print(f"目标:首次渲染 < {result['targets']['first_s']} 秒,控件变更 < {result['targets']['change_s']} 秒;"
-          f"{'全部达到' if result['all_within_targets'] else '未全部达到'}")
+    print("\n".join(dashboard_report_lines(result)))
     return 0
