@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from pipelines.bench.dashboard import streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow  # a Streamlit server, Chromium and the sample database
@@ -54,12 +51,6 @@ def playwright_sync():
         yield p
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(sample_db_file, tmp_path_factory, playwright_sync):
     """`streamlit run dashboard/app.py` on a copy of the sample database.
@@ -80,35 +71,12 @@ def server(sample_db_file, tmp_path_factory, playwright_sync):
     finally:
         con.close()
 
-    port = _free_port()
-    env = {**os.environ, "RURAL_TARGETS_DB": str(db_file), "PYTHONUNBUFFERED": "1"}
-    log = (work / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    log = work / "streamlit.log"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail("streamlit 未能启动:\n" + (work / "streamlit.log").read_text()[-3000:])
-            time.sleep(0.3)
-        yield {"base": base, "db": db_file, "log": work / "streamlit.log"}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the process group this fixture started
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+        with streamlit_server(db_file, log, timeout_s=60) as base:
+            yield {"base": base, "db": db_file, "log": log}
+    except RuntimeError as exc:  # the server did not answer its health check
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
