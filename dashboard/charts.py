@@ -23,17 +23,31 @@ def trend_figure(scope: pd.DataFrame, units: dict[str, pd.DataFrame], info: dict
     序时进度 line (baseline → target at the deadline), the deadline and the projected path."""
     fig = go.Figure()
     hover = "%{fullData.name}<br>%{customdata}<br>数值:%{y:,.2f}" + (f" {unit}" if unit else "") + "<extra></extra>"
+
+    def labels(df: pd.DataFrame) -> list[str]:
+        """Quarter and status of each point; a provisional value (fewer units reported) says so."""
+        out = []
+        for r in df.to_dict("records"):
+            cover = ui.coverage_note(r)
+            out.append(f"{ui.fmt_period(r['period'])} · {ui.row_status_zh(r)}" + (f"<br>暂定:{cover}" if cover else ""))
+        return out
+
+    def symbols(df: pd.DataFrame) -> list[str]:
+        """Hollow markers for provisional values."""
+        return ["circle-open" if ui.is_provisional(r) else "circle" for r in df.to_dict("records")]
+
     for i, (name, df) in enumerate(units.items()):
         df = df.sort_values("period")
         fig.add_trace(go.Scatter(x=_x(df["period"]), y=df["value"], name=name, mode="lines+markers",
-                                 line={"width": 1.5, "color": PALETTE[(i + 1) % len(PALETTE)]}, marker={"size": 4},
-                                 customdata=[ui.fmt_period(p) for p in df["period"]], hovertemplate=hover))
+                                 line={"width": 1.5, "color": PALETTE[(i + 1) % len(PALETTE)]},
+                                 marker={"size": 5, "symbol": symbols(df)},
+                                 customdata=labels(df), hovertemplate=hover))
     deadline = None
     if not scope.empty:
         s = scope.sort_values("period")
         fig.add_trace(go.Scatter(x=_x(s["period"]), y=s["value"], name=scope_name, mode="lines+markers",
-                                 line={"width": 3.5, "color": "#111827"}, marker={"size": 6},
-                                 customdata=[ui.fmt_period(p) for p in s["period"]], hovertemplate=hover))
+                                 line={"width": 3.5, "color": "#111827"}, marker={"size": 7, "symbol": symbols(s)},
+                                 customdata=labels(s), hovertemplate=hover))
         last = s.iloc[-1]
         deadline = dt.date.fromisoformat(str(last["deadline"])) if isinstance(last["deadline"], str) else info["deadline"]
         T = last["target_value"]

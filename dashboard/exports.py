@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
+from typing import Any
+
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -17,13 +20,20 @@ THIN = Side(style="thin", color="808080")
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 SEVERE = ("severely_lagging", "missed")
 
-CIRCULAR_COLUMNS = ["排名", "单位", "所属", "当前值", "目标值", "差距", "完成进度", "序时进度", "状态", "最近报送"]
+CIRCULAR_COLUMNS = ["排名", "单位", "所属", "当前值", "目标值", "差距", "完成进度", "序时进度", "状态", "报送", "最近报送",
+                    "说明"]
+RANKED = "ranked"   # the section of pipelines.compute.laggards that is ranked; the others (未报送, 数据不全) are not
 
 
 def circular_rows(df: pd.DataFrame, parents: dict[str, str]) -> pd.DataFrame:
-    """The laggard rows as the circular shows them (numbers kept as numbers for Excel)."""
+    """The laggard rows as the circular shows them (numbers kept as numbers for Excel): the status as
+    every view words it (力争目标, 逾期完成 · 截止时:未达标), who reported a provisional value
+    ("125/141 个村报送"), the latest return received and why a row is not ranked or red (``reason``)."""
+    recs = df.to_dict("records")
+    section = df["section"] if "section" in df else pd.Series([RANKED] * len(df), index=df.index)
+    ranked = (section == RANKED).to_numpy()
     return pd.DataFrame({
-        "排名": df["rank"].astype(int),
+        "排名": [int(r) if k and not ui.is_blank(r) else None for r, k in zip(df["rank"], ranked)],
         "单位": df["unit_name"],
         "所属": [parents.get(c, "") for c in df["unit_code"]],
         "当前值": df["value"],
@@ -31,16 +41,28 @@ def circular_rows(df: pd.DataFrame, parents: dict[str, str]) -> pd.DataFrame:
         "差距": df["value"] - df["target_value"],
         "完成进度": df["pi"],
         "序时进度": df["tau"],
-        "状态": df["status"].map(ui.status_zh),
+        "状态": [ui.row_status_zh(r) for r in recs],
+        "报送": [ui.coverage_note(r) for r in recs],
         "最近报送": [ui.fmt_period(p) if isinstance(p, str) else "未报送" for p in df.get("last_return", [None] * len(df))],
+        "说明": [_periods_zh(r.get("reason")) if isinstance(r.get("reason"), str) else "" for r in recs],
         "_status": df["status"],
+        "_section": section.to_numpy(),
+        "_section_zh": (df["section_zh"] if "section_zh" in df else section).to_numpy(),
     })
+
+
+def _periods_zh(text: str) -> str:
+    """Quarters written 2024Q4 in a text as 2024年第4季度."""
+    return re.sub(r"(\d{4})Q([1-4])", r"\1年第\2季度", text)
 
 
 def circular_xlsx(df: pd.DataFrame, *, title: str, subtitle: str, asof_text: str, unit: str, scope: str,
                   notes: list[str], parents: dict[str, str], made: dt.date | None = None) -> bytes:
     """后进名单 laid out for a circular (通报): title, as-of date, rank, unit, value, target, gap,
-    status; severely lagging and missed rows in red; A4 portrait, header row repeated on each page."""
+    status (with 力争目标 and the verdict at the deadline), who reported, the latest return; severely
+    lagging and missed rows in red; units without a return (未报送) and with too few returns (数据不全)
+    in their own sections after the ranked ones, not ranked; the notes (the target, its reading, the
+    method) under the table; A4 portrait, header row repeated on each page."""
     rows = circular_rows(df, parents)
     wb = Workbook()
     ws = wb.active
@@ -70,11 +92,22 @@ def circular_xlsx(df: pd.DataFrame, *, title: str, subtitle: str, asof_text: str
         c.border = BOX
         c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     number = "0.0" if unit not in ("个", "名", "项", "人") else "0.##"
-    for i, rec in enumerate(rows.to_dict("records"), start=header_row + 1):
-        severe = rec["_status"] in SEVERE
+    r = header_row + 1
+    current = RANKED
+    for rec in rows.to_dict("records"):
+        if rec["_section"] != current:         # a section heading: 未报送 / 数据不全 (not ranked)
+            current = rec["_section"]
+            n = int((rows["_section"] == current).sum())
+            ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=ncol)
+            head = ws.cell(r, 1, f"{rec['_section_zh']}({n} 个,不参与排名)")
+            head.font = Font(name="宋体", bold=True, size=11)
+            head.fill = HEAD_FILL
+            head.border = BOX
+            r += 1
+        severe = rec["_status"] in SEVERE and rec["_section"] == RANKED
         for j, name in enumerate(CIRCULAR_COLUMNS, start=1):
             v = rec[name]
-            c = ws.cell(i, j, None if ui.is_blank(v) else v)
+            c = ws.cell(r, j, None if ui.is_blank(v) or v == "" else v)
             c.border = BOX
             c.font = Font(name="宋体", size=11, color=RED if severe else None, bold=severe and name == "状态")
             if severe:
@@ -85,22 +118,25 @@ def circular_xlsx(df: pd.DataFrame, *, title: str, subtitle: str, asof_text: str
             elif name in ("完成进度", "序时进度"):
                 c.number_format = "0.0%"
                 c.alignment = Alignment(horizontal="right")
-            elif name in ("排名", "状态", "最近报送"):
+            elif name in ("排名", "最近报送"):
                 c.alignment = Alignment(horizontal="center")
-    end = header_row + len(rows)
-    r = end + 2
+            elif name in ("状态", "报送", "说明"):
+                c.alignment = Alignment(horizontal="center" if name == "状态" else "left", vertical="center",
+                                        wrap_text=True)
+        r += 1
+    r += 1
     for note in notes:
         ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=ncol)
         ws.cell(r, 1, note).font = Font(name="宋体", size=10)
         ws.cell(r, 1).alignment = Alignment(wrap_text=True, vertical="top")
-        ws.row_dimensions[r].height = 30
+        ws.row_dimensions[r].height = max(30, 15 * (1 + len(note) // 70))
         r += 1
-    widths = [6, 18, 14, 11, 11, 11, 10, 10, 13, 14]
+    widths = [6, 16, 12, 10, 10, 10, 9, 9, 14, 14, 12, 24]
     for j, w in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(j)].width = w
     ws.freeze_panes = ws.cell(header_row + 1, 1)
     ws.print_title_rows = f"{header_row}:{header_row}"
-    ws.page_setup.orientation = "portrait"
+    ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
@@ -110,6 +146,20 @@ def circular_xlsx(df: pd.DataFrame, *, title: str, subtitle: str, asof_text: str
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def circular_notes(info: dict[str, Any], min_coverage: float) -> list[str]:
+    """The notes under every circular: the target and its clause, the target's reading, and how to
+    read the statuses (the catalog's and the compute layer's words)."""
+    strive = "(规划原文为“力争”“争取”,为力争目标;未实现时写作“力争目标未实现”)" if info.get("strive") else ""
+    return [
+        f"目标:{info['target_text']},截止{ui.fmt_date(info['deadline'])}{strive}。依据:{info['clause']}“{info['source_clause']}”",
+        f"解读:{info['reading']}(口径:{info['population']};判定层级:{info['judged_at_zh']})",
+        "完成进度 = 已完成的变化 ÷ 所需变化;序时进度 = 已过时间 ÷ 规划期;完成进度低于序时进度即为滞后,"
+        "预计到期完成不足所需变化一半的为严重滞后(红色)。逾期完成:截止日后才达到,“截止时”为截止日当季的结论。",
+        f"未报送、数据不全(报送单位不足应报的 {min_coverage:.0%})的单位单列,不参与排名,其数值为暂定值;"
+        "“报送”列为计算数值所用的报送单位数。",
+    ]
 
 
 def matrix_xlsx(matrix: pd.DataFrame, codes: dict[str, str], *, title: str, subtitle: str) -> bytes:

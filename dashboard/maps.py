@@ -15,26 +15,35 @@ NO_DATA_RGB = (200, 200, 200)
 RAMP = [(255, 247, 188), (254, 217, 118), (161, 217, 155), (65, 171, 93), (0, 109, 44)]
 
 TOOLTIP = {
-    "html": "<b>{name}</b><br/>数值:{value_text}<br/>目标:{target_text}<br/>状态:{status_text}"
-            "<br/>完成进度 / 序时进度:{pace_text}",
+    "html": "<b>{name}</b><br/>数值:{value_text}<br/>报送:{coverage_text}<br/>目标:{target_text}"
+            "<br/>状态:{status_text}<br/>完成进度 / 序时进度:{pace_text}",
     "style": {"backgroundColor": "#ffffff", "color": "#222222", "fontSize": "13px",
               "border": "1px solid #999999", "fontFamily": "Noto Sans CJK SC, sans-serif"},
 }
+TEXT_COLUMNS = ("value_text", "coverage_text", "target_text", "status_text", "pace_text")
+PROGRESS_COLUMNS = ("value", "target_value", "status", "status_label", "pi", "tau", "strive", "verdict_at_deadline",
+                    "reported", "expected", "above_range", "target", "basis")
 
 
 def with_progress(units_df: pd.DataFrame, progress: pd.DataFrame | None, info: dict[str, Any]) -> pd.DataFrame:
-    """``units_df`` (code, name, …) with value, status and the texts of the map's tooltip."""
+    """``units_df`` (code, name, …) with value, status and the texts of the map's tooltip: the value
+    (暂定 when fewer units reported than expected), who reported ("125/141 个村报送"), the target, the
+    status as every view words it, 完成进度 / 序时进度."""
     out = units_df.copy()
     if progress is not None and not progress.empty:
-        keep = [c for c in ("code", "value", "target_value", "status", "pi", "tau") if c in progress]
+        keep = ["code"] + [c for c in PROGRESS_COLUMNS if c in progress]
         out = out.merge(progress[keep], on="code", how="left")
-    for col in ("value", "target_value", "status", "pi", "tau"):
+    for col in PROGRESS_COLUMNS:
         if col not in out:
             out[col] = None
     unit = info.get("unit", "")
-    out["value_text"] = [ui.fmt_num(v, unit) for v in out["value"]]
+    recs = out.to_dict("records")
+    covers = [ui.coverage_note(r) for r in recs]
+    out["value_text"] = [ui.fmt_num(v, unit) + ("(暂定)" if c else "") for v, c in zip(out["value"], covers)]
+    out["coverage_text"] = [c or ("齐全" if not ui.is_blank(r.get("expected")) and r.get("expected") else "—")
+                            for c, r in zip(covers, recs)]
     out["target_text"] = info.get("target_text", "")
-    out["status_text"] = [ui.status_zh(s if isinstance(s, str) else None) for s in out["status"]]
+    out["status_text"] = [ui.row_status_zh(r) if isinstance(r.get("status"), str) else ui.status_zh(None) for r in recs]
     out["pace_text"] = [f"{ui.fmt_pct(p)} / {ui.fmt_pct(t)}" if not (ui.is_blank(p) and ui.is_blank(t)) else "—"
                         for p, t in zip(out["pi"], out["tau"])]
     return out
@@ -101,7 +110,7 @@ def deck(polygons: pd.DataFrame, points: pd.DataFrame | None = None) -> pdk.Deck
             continue
         geom = json.loads(rec["geometry"]) if isinstance(rec["geometry"], str) else rec["geometry"]
         geoms.append(geom)
-        props = {k: rec.get(k) for k in ("code", "name", "value_text", "target_text", "status_text", "pace_text")}
+        props = {k: rec.get(k) for k in ("code", "name") + TEXT_COLUMNS}
         props["fill"] = rec.get("fill") or list(NO_DATA_RGB) + [190]
         features.append({"type": "Feature", "geometry": geom, "properties": props})
     layers = [pdk.Layer(
@@ -111,8 +120,8 @@ def deck(polygons: pd.DataFrame, points: pd.DataFrame | None = None) -> pdk.Deck
     )]
     pts: list[tuple[float, float]] = []
     if points is not None and not points.empty:
-        recs = [{k: rec.get(k) for k in ("lon", "lat", "name", "value_text", "target_text", "status_text",
-                                           "pace_text", "fill")} for rec in points.to_dict("records")
+        recs = [{k: rec.get(k) for k in ("lon", "lat", "name", "fill") + TEXT_COLUMNS}
+                for rec in points.to_dict("records")
                 if rec.get("lon") is not None and not pd.isna(rec.get("lon"))]
         pts = [(r["lon"], r["lat"]) for r in recs]
         layers.append(pdk.Layer(
@@ -131,7 +140,13 @@ def legend_html(legend: dict[str, Any], unit: str = "") -> str:
     if legend["mode"] == "status":
         keys = legend.get("statuses") or ui.STATUS_ORDER
         items = [sw.format(c=ui.status_hex(k), t=ui.status_zh(k)) for k in keys]
-        return "图例:" + "".join(items)
+        notes = []
+        if "incomplete" in keys:
+            notes.append("数据不全:报送单位不足,不作结论")
+        if "not_judged" in keys:
+            notes.append("不判定:规划只在其他层级判定,数值仅供参考")
+        return "图例:" + "".join(items) + (
+            f'<br/><span style="font-size:12px;color:#555">{";".join(notes)}。</span>' if notes else "")
     stops = RAMP[::-1] if legend.get("reverse") else RAMP
     grad = ", ".join(f"rgb{c}" for c in stops)
     return (f'图例:{ui.fmt_num(legend["lo"], unit)} <span style="display:inline-block;width:160px;height:14px;'

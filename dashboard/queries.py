@@ -33,6 +33,7 @@ from pipelines.compute import lookups as dashboard_data
 from pipelines.compute.assess import assess_frame
 from pipelines.compute.judge import judged_levels as judged_levels_of
 from pipelines.compute.records import record_task_update
+from pipelines.compute.rules import STRIVE_ZH
 from pipelines.compute.refresh import refresh
 from pipelines.compute.stored import data_token, is_fresh, read_stored
 from pipelines.ingest.pipeline import ingest_uploads
@@ -40,7 +41,7 @@ from pipelines.ingest.template import template_filename, write_county_templates,
 from pipelines.periods import due_date
 from pipelines.registry import load as registry
 from pipelines.store import db
-from pipelines.units import LEVEL_ZH, ancestor, level_of, parent, prefix
+from pipelines.units import LEVEL_ZH, level_of, parent, prefix
 
 log = logging.getLogger("rural_targets.dashboard")
 READ_WAIT_S = 3.0      # a read waits this long for a writer (the CLI) before GEN002 请稍后再试
@@ -144,6 +145,19 @@ def plan_scopes(plan: str) -> list[str]:
     return catalog().scopes(plan)
 
 
+# the one level that gets a status (Target.judged_at); None: the target's level and above
+JUDGED_AT_ZH = {"scope": "规划范围(各适用单位)", **LEVEL_ZH}
+
+
+def judged_at_zh(target: Any) -> str:
+    """Where a target is judged, in words: 规划指引(不判定) for a guideline, the level of ``judged_at``,
+    else the target's level and above."""
+    if target.guideline:
+        return "规划指引(不判定)"
+    at = target.judged_at
+    return JUDGED_AT_ZH.get(at, at) if at else f"{LEVEL_ZH[target.level]}及以上"
+
+
 @st.cache_data(ttl=600, show_spinner=False)
 def targets(plan: str) -> pd.DataFrame:
     """The targets of ``plan`` with their indicators, as a clerk reads them."""
@@ -152,10 +166,11 @@ def targets(plan: str) -> pd.DataFrame:
     for _, t in cat.targets(plan):
         ind = cat.indicators.get(t.indicator) if t.indicator else None
         rows.append({
-            "编号": t.id, "目标": t.title, "条款": t.clause, "原文": t.source_clause,
-            "指标": ind.title if ind else "(按期完成)", "目标值": t.target_text,
-            "截止日期": t.deadline, "评价方式": t.eval, "评价层级": LEVEL_ZH[t.level],
-            "牵头单位": "、".join(t.lead), "参与单位": "、".join(t.partners), "说明": t.note,
+            "编号": t.id, "目标": t.title, "口径": t.population, "力争": STRIVE_ZH if t.strive else "",
+            "目标值": t.target_text, "截止日期": t.deadline, "判定层级": judged_at_zh(t), "解读": t.reading,
+            "条款": t.clause, "原文": t.source_clause, "指标": ind.title if ind else "(按期完成)",
+            "评价方式": t.eval, "评价层级": LEVEL_ZH[t.level],
+            "牵头单位": "、".join(t.lead), "参与单位": "、".join(t.partners),
         })
     return pd.DataFrame(rows)
 
@@ -171,7 +186,9 @@ def target_info(target_id: str) -> dict[str, Any]:
             "deadline": t.deadline, "start": t.start or plan.period_start, "eval": t.eval, "level": t.level,
             "lower_is_better": t.lower_is_better, "lead": list(t.lead), "partners": list(t.partners),
             "clause": t.clause, "source_clause": t.source_clause,
-            "bounds": tuple(ind.bounds) if ind else (0.0, None)}
+            "bounds": tuple(ind.bounds) if ind else (0.0, None),
+            "population": t.population, "strive": t.strive, "reading": t.reading, "judged_at": t.judged_at,
+            "judged_at_zh": judged_at_zh(t), "guideline": t.guideline}
 
 
 # ------------------------------------------------------------------ registry
@@ -249,14 +266,42 @@ def shapes(codes: list[str]) -> pd.DataFrame:
 # ------------------------------------------------------------------ submissions
 
 @st.cache_data(ttl=600, show_spinner=False)
-def _periods(version: str) -> list[str]:
+def _periods(day: dt.date, version: str) -> list[str]:
     with reading() as con:
-        return dashboard_data.reported_periods(con)
+        return completeness_api.reporting_periods(con, day)
 
 
-def reported_periods() -> list[str]:
-    """Quarters with at least one stored return, oldest first."""
-    return _periods(_v())
+def reporting_periods() -> list[str]:
+    """Every quarter from the first one anyone reported for up to today's, oldest first — quarters
+    nobody reported included ([] before any return)."""
+    return _periods(today(), _v())
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=64)
+def _default_quarter(area: str | None, day: dt.date, version: str) -> str | None:
+    with reading() as con:
+        return completeness_api.default_quarter(con, catalog(), day, unit=area)
+
+
+def default_quarter(city: str | None) -> str | None:
+    """The sidebar's default quarter (pipelines.compute.completeness.default_quarter, the CLI's rule):
+    the latest quarter whose due date has passed and whose returns reached settings.progress.min_coverage
+    of the city's townships; None when none did."""
+    return _default_quarter(completeness_api.area_of(city), today(), _v())
+
+
+def first_quarter(city: str | None) -> tuple[str | None, str]:
+    """The quarter the sidebar opens on and why (pipelines.compute.completeness.choose_quarter):
+    ``default_quarter`` ("default"), else the latest quarter already due ("latest_due")."""
+    period = default_quarter(city)
+    if period is not None:
+        return period, "default"
+    return completeness_api.choose_quarter(quarter_summary(city), today())
+
+
+def min_coverage() -> float:
+    """settings.progress.min_coverage (0.9): below it a quarter is too incomplete to judge."""
+    return completeness_api.min_coverage(catalog())
 
 
 @st.cache_data(ttl=600, show_spinner=False)
@@ -413,6 +458,11 @@ def rank_laggards(plan: str, target: str, level: str, quarter: str | None, scope
     return laggards_api.rank(df, _last_returns(quarter, basis, _v()))
 
 
+def laggard_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of an assessment in the laggard order of pipelines.compute.laggards (worst first)."""
+    return laggards_api.rank(frame) if not frame.empty else frame
+
+
 def parent_names(codes: list[str]) -> dict[str, str]:
     """code → the name of the unit directly above it (township of a village, county of a township, …)."""
     above = {c: parent(c) for c in codes}
@@ -482,17 +532,16 @@ def record_task(plan: str, task_id: str, unit: str, status: str, done_date: dt.d
 
 # ------------------------------------------------------------------ reporting completeness
 
-@st.cache_data(ttl=600, show_spinner=False, max_entries=256)
-def _township_returns(period: str, area: str | None, day: dt.date, version: str) -> pd.DataFrame:
+@st.cache_data(ttl=600, show_spinner=False, max_entries=32)
+def _township_returns(area: str | None, day: dt.date, version: str) -> pd.DataFrame:
     with reading() as con:
-        return completeness_api.township_returns(con, period, unit=area, today=day)
+        periods = completeness_api.reporting_periods(con, day)
+        return completeness_api.township_returns_many(con, periods, unit=area, today=day)
 
 
 def _area(scope: str | None) -> str | None:
     """The city (or wider unit) whose townships are read once and filtered for any scope under it."""
-    if not scope:
-        return None
-    return scope if level_of(scope) in ("province", "city") else ancestor(scope, "city")
+    return completeness_api.area_of(scope)
 
 
 def _under(frame: pd.DataFrame, scope: str | None) -> pd.DataFrame:
@@ -501,16 +550,40 @@ def _under(frame: pd.DataFrame, scope: str | None) -> pd.DataFrame:
     return frame[frame["township_code"].str.startswith(prefix(scope))].reset_index(drop=True)
 
 
+def _all_returns(scope: str | None) -> pd.DataFrame:
+    return _under(_township_returns(_area(scope), today(), _v()), scope)
+
+
 def township_returns(period: str, scope: str | None) -> pd.DataFrame:
     """Each expected township of ``scope`` in ``period``: received when, on time / late (days) /
-    missing / pending, number of uploads, last return (pipelines.completeness). Read per city and
-    quarter, so drilling down to a county or township reads nothing again."""
-    return _under(_township_returns(period, _area(scope), today(), _v()), scope)
+    missing / pending, number of uploads, last return (pipelines.compute.completeness). Every quarter
+    is read once per city, so another quarter or a county or township under it reads nothing again."""
+    frame = _all_returns(scope)
+    if frame.empty or period not in set(frame["period"]):
+        with reading() as con:
+            return completeness_api.township_returns(con, period, unit=scope, today=today())
+    return frame[frame["period"] == period].reset_index(drop=True)
+
+
+def quarter_summary(scope: str | None) -> pd.DataFrame:
+    """Per quarter up to today's (quarters nobody reported included): expected, received, on time,
+    late, missing, pending and coverage of the townships of ``scope``."""
+    return completeness_api.summarise(_all_returns(scope), reporting_periods(),
+                                      catalog().settings.reporting.due_day, today(), min_coverage())
+
+
+def quarter_coverage(period: str | None, scope: str | None) -> dict[str, Any] | None:
+    """The row of ``quarter_summary`` for ``period`` as a dict (None without one)."""
+    if period is None:
+        return None
+    summary = quarter_summary(scope)
+    row = summary[summary["period"] == period]
+    return row.iloc[0].to_dict() if len(row) else None
 
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=64)
 def _rollups(period: str, scope: str | None, day: dt.date, version: str) -> pd.DataFrame:
-    towns = _under(_township_returns(period, _area(scope), day, version), scope)
+    towns = township_returns(period, scope)
     with reading() as con:
         return completeness_api.rollups(con, towns)
 

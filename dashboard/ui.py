@@ -14,8 +14,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
-from pipelines.compute.laggards import WORST_FIRST
-from pipelines.compute.rules import STATUS_ZH
+from pipelines.catalog.definitions import catalog
+from pipelines.compute.rows import coverage_text as row_coverage_text
+from pipelines.compute.rules import STATUS_ZH, WORST_FIRST, status_label
 from pipelines.errors import ProblemsError, RuralTargetsError, render  # noqa: F401 - re-exported for pages
 from pipelines.periods import period_bounds, period_label
 from pipelines.textwidth import text_width
@@ -29,24 +30,61 @@ PARAMS = ("plan", "asof", "basis", "city", "county", "township", "target")
 # ------------------------------------------------------------------ statuses
 
 # the colour of each status: red overdue / severely behind, yellow behind, blue due soon, green on
-# track or met, grey no data (names and order are pipelines.compute's)
+# track or met, teal met late, grey no data, darker grey incomplete data, pale slate not judged
+# (names and order are pipelines.compute.rules')
 STATUS_RGB: dict[str, tuple[int, int, int]] = {
     "missed": (153, 27, 27),
     "severely_lagging": (220, 38, 38),
     "lagging": (234, 179, 8),
+    "incomplete": (107, 114, 128),
     "no_data": (170, 170, 170),
     "due_soon": (37, 99, 235),
     "on_track": (134, 197, 94),
     "met_late": (13, 148, 136),
     "met": (22, 128, 61),
+    "not_judged": (148, 163, 184),
 }
-STATUS_ORDER = list(WORST_FIRST)
+STATUS_ORDER = list(WORST_FIRST) + [s for s in STATUS_ZH if s not in WORST_FIRST]
+# verdict_at_deadline (pipelines.compute.rules.VERDICTS) as shown beside 逾期完成: "截止时:未达标"
+VERDICT_ZH = {"met": "已达标", "missed": "未达标", "incomplete": "数据不全"}
 
 
-def status_zh(key: str | None) -> str:
-    """The Chinese name of a status (无数据 for none)."""
-    key = key or "no_data"
-    return STATUS_ZH.get(key, str(key))
+def status_zh(key: str | None, strive: Any = False) -> str:
+    """The Chinese name of a status (无数据 for none); for a strive target 力争目标 beside it, and
+    力争目标未实现 when missed (pipelines.compute.rules.status_label)."""
+    return status_label(key or "no_data", bool(strive) if not is_blank(strive) else False)
+
+
+def row_status_zh(row: Any) -> str:
+    """A progress row's status as every view shows it: the status (力争目标 / 力争目标未实现 for a strive
+    target) and, beside 逾期完成, the verdict at the deadline ("逾期完成 · 截止时:未达标")."""
+    get = row.get if hasattr(row, "get") else (lambda k, d=None: getattr(row, k, d))
+    status = get("status")
+    label = get("status_label")
+    text = label if isinstance(label, str) and label else status_zh(status, get("strive", False))
+    verdict = get("verdict_at_deadline")
+    if status == "met_late" and isinstance(verdict, str) and verdict in VERDICT_ZH:
+        text += f" · 截止时:{VERDICT_ZH[verdict]}"
+    above = get("above_range")
+    if not is_blank(above) and bool(above):
+        text += " · 超出区间上限"
+    return text
+
+
+def coverage_note(row: Any) -> str:
+    """"125/141 个村报送" (pipelines.compute.rows.coverage_text) when a row's value rests on fewer than
+    all the units it needs (its ``reported`` < ``expected``), else ""."""
+    get = row.get if hasattr(row, "get") else (lambda k, d=None: getattr(row, k, d))
+    reported, expected = get("reported"), get("expected")
+    if is_blank(expected) or not expected or (not is_blank(reported) and float(reported) >= float(expected)):
+        return ""
+    return row_coverage_text(catalog(), get("target"), get("basis"), None if is_blank(reported) else float(reported),
+                         float(expected)) or ""
+
+
+def is_provisional(row: Any) -> bool:
+    """Whether the row's value is provisional: computed from fewer than all the units it needs."""
+    return bool(coverage_note(row))
 
 
 def status_rgb(key: str | None) -> tuple[int, int, int]:
@@ -59,9 +97,9 @@ def status_hex(key: str | None) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def status_badge(key: str | None) -> str:
-    """Markdown for a coloured status word."""
-    return f'<span style="color:{status_hex(key)};font-weight:600">● {status_zh(key)}</span>'
+def status_badge(key: str | None, strive: Any = False, text: str | None = None) -> str:
+    """Markdown for a coloured status word (``text``: the words to show, default the status's)."""
+    return f'<span style="color:{status_hex(key)};font-weight:600">● {text or status_zh(key, strive)}</span>'
 
 
 # ------------------------------------------------------------------ formats
@@ -146,6 +184,20 @@ def empty_returns() -> None:
     st.stop()
 
 
+def require_returns(view: "View") -> None:
+    """Pages that judge progress: no returns at all → where to upload; a quarter nobody reported for →
+    say so (with the default quarter) and stop, instead of an empty page."""
+    if not view.has_returns:
+        empty_returns()
+    row = queries.quarter_coverage(view.asof, view.scope)
+    if row is not None and row["expected"] and not row["received"]:
+        default = queries.default_quarter(view.city)
+        hint = f"请在侧栏选择其他季度(默认为{fmt_period(default)})。" if default and default != view.asof else ""
+        st.info(f"{view.scope_name}{fmt_period(view.asof)}还没有乡镇报送(0/{int(row['expected'])}),没有可评估的数据。{hint}")
+        st.page_link("app_pages/completeness.py", label="查看报送情况和催报名单", icon="🗓️")
+        st.stop()
+
+
 # ------------------------------------------------------------------ the global controls
 
 @dataclass(frozen=True)
@@ -228,12 +280,7 @@ def controls() -> View:
     plan = side.selectbox("规划", codes, format_func=lambda c: f"{titles[c]}", key="plan",
                           help="选择要跟踪的规划;各页面按所选规划的目标显示")
 
-    periods = list(reversed(queries.reported_periods()))
-    _pick("asof", periods, "截至季度", fmt_period, notes)
-    asof = side.selectbox("截至季度", periods, format_func=fmt_period, key="asof",
-                          help="只用截至该季度、且当时已报送的数据评估进度") if periods else None
-    if not periods:
-        side.caption("截至季度:尚无报表")
+    quarter_box = side.container()   # drawn once the scope is known: its default and text depend on it
     _pick("basis", list(queries.BASES), "评估依据", queries.BASES.get, notes)
     basis = side.radio("评估依据", list(queries.BASES), format_func=queries.BASES.get, key="basis",
                        help="按现有全部数据:迟报的报表也计入;按当时已报送的数据:只用该季度报送截止日前收到的报表,"
@@ -265,12 +312,66 @@ def controls() -> View:
     else:
         side.caption("区划:数据库中还没有区划名录")
 
-    view = View(plan=plan, plan_title=titles[plan], asof=asof, periods=tuple(reversed(periods)), city=city,
+    with quarter_box:
+        periods, asof = _quarter(city, township or county or city, notes)
+    view = View(plan=plan, plan_title=titles[plan], asof=asof, periods=tuple(periods), city=city,
                 county=county, township=township, basis=basis, notes=tuple(notes))
     ss["view"] = view
     sync_url()
     side.caption("页面地址已包含所选条件,复制浏览器地址即可分享当前视图。")
     return view
+
+
+def _quarter(city: str | None, scope: str | None, notes: list[str]) -> tuple[list[str], str | None]:
+    """The quarter selectbox (every quarter up to today's, quarters nobody reported included; default:
+    pipelines.compute.completeness.default_quarter) and how complete the chosen quarter is."""
+    ss = st.session_state
+    periods = queries.reporting_periods()
+    if not periods:
+        st.caption("截至季度:尚无报表")
+        return [], None
+    summary = queries.quarter_summary(scope).set_index("period")
+    threshold = queries.min_coverage()
+    _pick("asof", periods, "截至季度", fmt_period, notes)
+    if "asof" not in ss:
+        first, why = queries.first_quarter(city)
+        ss["asof"] = first if first in periods else periods[-1]
+        if why == "latest_due":
+            notes.append(f"没有报送率达到 {threshold:.0%} 的季度,暂显示报送截止日已过的最近一个季度。")
+
+    def label(p: str) -> str:
+        if p not in summary.index:
+            return fmt_period(p)
+        r = summary.loc[p]
+        if not bool(r["due"]):
+            return f"{fmt_period(p)}(未到截止日)"
+        if not bool(r["enough"]):
+            return f"{fmt_period(p)}(已报 {int(r['received'])}/{int(r['expected'])})"
+        return fmt_period(p)
+
+    asof = st.selectbox("截至季度", list(reversed(periods)), format_func=label, key="asof",
+                        help=f"默认为报送截止日已过、且报送率达到 {threshold:.0%} 的最近一个季度;"
+                             "只用截至该季度的数据评估进度")
+    st.caption(coverage_text(asof, scope))
+    row = summary.loc[asof] if asof in summary.index else None
+    if row is not None and not bool(row["due"]):
+        st.info(f"该季度的报表 {fmt_date(row['due_date'])} 才截止,数据尚不完整。")
+    elif row is not None and row["expected"] and not row["received"]:
+        st.warning("该季度没有乡镇报送,各目标无数据可评估。")
+    elif row is not None and row["expected"] and not bool(row["enough"]):
+        st.warning(f"报送不足 {threshold:.0%}:该季度的目标判为“数据不全”,不作达标与否的结论。")
+    return periods, asof
+
+
+def coverage_text(period: str | None, scope: str | None) -> str:
+    """"2025年第3季度:已报送 39/41 个乡镇" for the townships of ``scope``."""
+    row = queries.quarter_coverage(period, scope)
+    if row is None:
+        return ""
+    text = f"{fmt_period(period)}:已报送 {int(row['received'])}/{int(row['expected'])} 个乡镇"
+    if row["late"]:
+        text += f"(其中逾期 {int(row['late'])} 个)"
+    return text
 
 
 def view() -> View:
@@ -388,11 +489,11 @@ def downloads(df: pd.DataFrame, name: str, key: str, title: str | None = None,
     """Two buttons under a table: .xlsx and CSV (generated when clicked)."""
     if df is None or df.empty:
         return
-    c1, c2, _ = st.columns([1, 1, 4])
-    c1.download_button("⬇ 下载 Excel", data=xlsx or (lambda: xlsx_bytes(df, title)), file_name=f"{name}.xlsx",
-                       mime=XLSX_MIME, key=f"{key}_xlsx", on_click="ignore")
-    c2.download_button("⬇ 下载 CSV", data=lambda: csv_bytes(df), file_name=f"{name}.csv", mime="text/csv",
-                       key=f"{key}_csv", on_click="ignore")
+    row = st.container(horizontal=True)      # side by side, each as wide as its label (never cut off)
+    row.download_button("⬇ 下载 Excel", data=xlsx or (lambda: xlsx_bytes(df, title)), file_name=f"{name}.xlsx",
+                        mime=XLSX_MIME, key=f"{key}_xlsx", on_click="ignore", width="content")
+    row.download_button("⬇ 下载 CSV", data=lambda: csv_bytes(df), file_name=f"{name}.csv", mime="text/csv",
+                        key=f"{key}_csv", on_click="ignore", width="content")
 
 
 def table(df: pd.DataFrame, name: str, key: str, title: str | None = None, height: int | str = "auto",

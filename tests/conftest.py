@@ -65,3 +65,12 @@ def dash_db(sample_db_file, tmp_path, monkeypatch) -> Path:
     shutil.copyfile(sample_db_file, path)
     monkeypatch.setenv(ENV_VAR, str(path))
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that needs the sample database (``sample_db_file``, built by ``rural-targets init``: about a
+    minute on this 2-core machine, longer when the sample returns are generated first) is slow:
+    ``python -m pytest -m "not slow"`` leaves it out, the default run keeps it."""
+    for item in items:
+        if "sample_db_file" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -119,32 +119,32 @@ scope_level: city
 period_start: 2019-01-01
 period_end: 2020-12-31
 targets:
-  - {id: ts-orgs-avg, title: 村均社会组织5个, clause: 一, source_clause: 测试, indicator: social_orgs_per_village,
+  - {id: ts-orgs-avg, title: 村均社会组织5个, clause: 一, source_clause: 测试, population: 村, reading: 测试目标, indicator: social_orgs_per_village,
      comparator: ">=", value: 5, deadline: 2020-12-31, eval: aggregate, level: city}
-  - {id: ts-volunteers, title: 志愿者占比, clause: 一, source_clause: 测试, indicator: volunteers_share,
+  - {id: ts-volunteers, title: 志愿者占比, clause: 一, source_clause: 测试, population: 村, reading: 测试目标, indicator: volunteers_share,
      comparator: ">=", value: 13, deadline: 2020-12-31, eval: aggregate, level: city}
-  - {id: ts-elder, title: 每村老年协会, clause: 一, source_clause: 测试, indicator: elder_assoc_coverage,
+  - {id: ts-elder, title: 每村老年协会, clause: 一, source_clause: 测试, population: 村, reading: 测试目标, indicator: elder_assoc_coverage,
      comparator: ">=", value: 100, deadline: 2020-12-31, eval: every_unit, level: village}
-  - {id: ts-platform, title: 每村综合服务平台, clause: 一, source_clause: 测试, indicator: service_platform_coverage,
+  - {id: ts-platform, title: 每村综合服务平台, clause: 一, source_clause: 测试, population: 村, reading: 测试目标, indicator: service_platform_coverage,
      comparator: ">=", value: 100, deadline: 2019-06-30, eval: every_unit, level: village}
-  - {id: ts-eco-burial, title: 节地生态安葬率50%, clause: 一, source_clause: 测试, indicator: eco_burial_rate,
+  - {id: ts-eco-burial, title: 节地生态安葬率50%, clause: 一, source_clause: 测试, population: 村, reading: 测试目标, indicator: eco_burial_rate,
      comparator: ">=", value: 50, deadline: 2020-12-31, eval: aggregate, level: city}
-  - {id: ts-weak-economy, title: 薄弱村占比降到10%以下, clause: 一, source_clause: 测试, indicator: weak_economy_share,
+  - {id: ts-weak-economy, title: 薄弱村占比降到10%以下, clause: 一, source_clause: 测试, population: 村, reading: 测试目标, indicator: weak_economy_share,
      comparator: "<=", value: 10, deadline: 2020-12-31, eval: aggregate, level: city}
-  - {id: ts-left-behind, title: 留守之家覆盖90%, clause: 一, source_clause: 测试, indicator: left_behind_home_coverage,
+  - {id: ts-left-behind, title: 留守之家覆盖90%, clause: 一, source_clause: 测试, population: 村, reading: 测试目标, indicator: left_behind_home_coverage,
      comparator: ">=", value: 90, deadline: 2020-12-31, eval: aggregate, level: city}
-  - {id: ts-orgs-rising, title: 社会组织逐年增加, clause: 一, source_clause: 测试, indicator: social_orgs_per_village,
-     comparator: rising, deadline: 2021-12-31, eval: trend, level: city}
-  - {id: ts-weak-not-falling, title: 薄弱村占比保持稳定, clause: 一, source_clause: 测试, indicator: weak_economy_share,
-     comparator: not_falling, tolerance: 5, deadline: 2021-12-31, eval: trend, level: city}
-  - {id: ts-reserve-band, title: 后备人才10名左右, clause: 一, source_clause: 测试, indicator: reserve_talents,
-     comparator: about, value: 10, tolerance: 2, deadline: 2020-12-31, eval: band, level: city}
-  - {id: ts-innovation, title: 每县每年一项创新实验, clause: 一, source_clause: 测试, indicator: innovation_experiments,
+  - {id: ts-orgs-rising, title: 社会组织逐年增加, clause: 一, source_clause: 测试, population: 村, reading: 测试目标, indicator: social_orgs_per_village,
+     comparator: rising, deadline: 2021-12-31, judged_at: scope, eval: trend, level: city}
+  - {id: ts-weak-not-falling, title: 薄弱村占比保持稳定, clause: 一, source_clause: 测试, population: 村, reading: 测试目标, indicator: weak_economy_share,
+     comparator: not_falling, tolerance: 5, deadline: 2021-12-31, judged_at: scope, eval: trend, level: city}
+  - {id: ts-reserve-band, title: 后备人才10名左右, clause: 一, source_clause: 测试, population: 村, reading: 测试目标, indicator: reserve_talents,
+     comparator: about, value: 10, tolerance: 2, deadline: 2020-12-31, judged_at: scope, eval: band, level: city}
+  - {id: ts-innovation, title: 每县每年一项创新实验, clause: 一, source_clause: 测试, population: 村, reading: 测试目标, indicator: innovation_experiments,
      comparator: ">=", value: 1, start: 2019-01-01, deadline: 2020-12-31, recurrence: yearly, eval: count, level: county}
-  - {id: ts-county-plan, title: 区县实施方案按期报送, clause: 一, source_clause: 测试, comparator: done_by,
+  - {id: ts-county-plan, title: 区县实施方案按期报送, clause: 一, source_clause: 测试, population: 村, reading: 测试目标, comparator: done_by,
      deadline: 2019-04-05, eval: milestone, level: county,
      milestones: [{field: implementation_plan_filed, deadline: 2019-04-05, label: 实施方案报送}]}
-  - {id: ts-task-01, title: 制定指导意见, clause: 附件1, source_clause: 测试, comparator: done_by, deadline: 2019-05-15,
+  - {id: ts-task-01, title: 制定指导意见, clause: 附件1, source_clause: 测试, population: 村, reading: 测试任务, comparator: done_by, deadline: 2019-05-15,
      eval: milestone, level: province, lead: [民政局], partners: [财政局]}
 """
 

@@ -1,7 +1,9 @@
 """Reporting completeness and timeliness on the tiny region of fixture_region.py.
 
 Returns are due on the 15th of the month after the quarter (settings.reporting.due_day).
-甲镇 and 乙镇 have villages, 丙镇 has none (nothing to report).
+甲镇 and 乙镇 have villages, 丙镇 has none (nothing to report). 乙镇 sent nothing for 2019Q3 and
+2020Q4, so those quarters have 1 of 2 returns — below settings.progress.min_coverage (0.9): never the
+default quarter.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import pytest
 
 import fixture_region as F
 from pipelines.cli.main import main
-from pipelines.compute.completeness import completeness, township_returns
+from pipelines.compute.completeness import completeness, default_quarter, quarter_summary, township_returns
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +90,53 @@ def test_cli_completeness_json(region, capsys):
     text = capsys.readouterr().out
     assert "催报名单" in text and "乙镇" in text
     assert main(["--db", str(db), "completeness", "--period", "2019Q9"]) == 2      # a bad period: one clear line
+
+
+# ---------------------------------------------------------------- every quarter and the default quarter
+
+def test_every_quarter_up_to_today_is_listed_also_one_nobody_reported(region):
+    con, cat, _ = region
+    summary = quarter_summary(con, cat=cat, today=dt.date(2021, 5, 1)).set_index("period")
+    assert list(summary.index) == F.PERIODS + ["2021Q1", "2021Q2"]          # first return … today's quarter
+    nobody = summary.loc["2021Q1"]                                           # due 2021-04-15, nothing sent
+    assert (nobody["expected"], nobody["received"], nobody["missing"], nobody["coverage"]) == (2, 0, 2, 0.0)
+    assert bool(nobody["due"]) and not bool(nobody["enough"])
+    assert (summary.loc["2021Q2", "pending"], bool(summary.loc["2021Q2", "due"])) == (2, False)
+    assert summary.loc["2019Q3", "coverage"] == 0.5 and not bool(summary.loc["2019Q3", "enough"])
+    r = completeness(con, "2021Q1", cat=cat, today=dt.date(2021, 5, 1))
+    assert (r["expected"], r["received"], r["missing"]) == (2, 0, 2)
+    assert [c["township_code"] for c in r["chase"]] == [F.TA, F.TB]        # the chase list has everyone
+
+
+@pytest.mark.parametrize("today, expected", [
+    (dt.date(2021, 5, 1), "2020Q3"),     # 2020Q4 and 2021Q1 are due but have 1 and 0 of 2 returns
+    (dt.date(2020, 10, 20), "2020Q3"),   # 2020Q3 due on 2020-10-15: passed, 2 of 2
+    (dt.date(2020, 10, 10), "2020Q2"),   # 2020Q3 not due yet
+    (dt.date(2019, 11, 1), "2019Q2"),    # 2019Q3: 1 of 2, below min_coverage
+    (dt.date(2019, 4, 1), None),         # nothing due yet
+])
+def test_default_quarter_is_due_and_complete_enough(region, today, expected):
+    con, cat, _ = region
+    assert cat.settings.progress.min_coverage == 0.9
+    assert default_quarter(con, cat, today) == expected
+
+
+def test_default_quarter_follows_min_coverage(region):
+    con, cat, _ = region
+    lenient = cat.model_copy(update={"settings": cat.settings.model_copy(update={
+        "progress": cat.settings.progress.model_copy(update={"min_coverage": 0.5})})})
+    assert default_quarter(con, lenient, dt.date(2021, 5, 1)) == "2020Q4"   # 1 of 2 is enough at 50 %
+
+
+def test_cli_completeness_without_a_period_lists_every_quarter_then_the_default_one(region, capsys):
+    _, _, db = region
+    assert main(["--db", str(db), "completeness", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["period"], out["period_rule"]) == ("2020Q3", "default")
+    quarters = {q["period"]: q for q in out["quarters"]}
+    assert quarters["2021Q1"]["received"] == 0 and quarters["2021Q1"]["missing"] == 2   # nobody reported
+    assert quarters["2020Q4"]["received"] == 1 and quarters["2020Q4"]["enough"] is False
+    assert main(["--db", str(db), "completeness"]) == 0
+    text = capsys.readouterr().out
+    assert "各季度报送情况" in text and "2021年第1季度" in text and "默认季度" in text and "2020Q3 报表" in text
+

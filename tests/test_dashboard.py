@@ -34,6 +34,7 @@ GOOD = ROOT / "data" / "samples" / "returns" / "439921101000_黄嘴镇_2025Q4.xl
 WARNED = BAD_DIR / "ING040_数值异常变化.xlsx"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CITY, COUNTY, TOWNSHIP = "439900000000", "439921000000", "439921101000"   # 示例市, 碧泉县, 黄嘴镇
+LAG_TARGET = "cd-left-behind-home"   # every village, a strive target (力争); judged per village, township, county
 PAGES = {
     "overview": "总览", "map": "进度地图", "laggards": "后进名单", "trends": "趋势", "upload": "数据上报",
     "completeness": "报送情况", "milestones": "任务督办", "catalog": "目标目录", "region": "区划名录",
@@ -60,6 +61,13 @@ def ok(at: AppTest) -> AppTest:
     return at
 
 
+def _status_words(text: str) -> bool:
+    """Whether ``text`` is a status as the views word it (pipelines.compute.rules)."""
+    from pipelines.compute.rules import STATUS_ZH, STRIVE_MISSED_ZH
+
+    return text == STRIVE_MISSED_ZH or any(text.startswith(zh) for zh in STATUS_ZH.values())
+
+
 def texts(at: AppTest) -> str:
     return "\n".join(str(x.value) for kind in ("markdown", "caption", "warning", "info", "error", "success")
                      for x in at.get(kind))
@@ -74,7 +82,7 @@ def test_every_page_renders_with_the_sidebar(dash_db, page):
     for key in ("plan", "asof", "city", "county"):
         assert at.selectbox(key=key) is not None
     assert at.radio(key="basis").value == "now"
-    assert at.selectbox(key="asof").value == "2025Q4"          # the latest quarter with returns
+    assert at.selectbox(key="asof").value == "2025Q4"          # the default quarter: due, 41/41 reported
     assert at.selectbox(key="city").value == CITY
     # drilling down to a county and a township: the page still renders, for the narrower scope
     at.selectbox(key="county").select(COUNTY).run()
@@ -169,9 +177,25 @@ def test_catalog_page_lists_every_plan_with_its_clauses(dash_db):
     plan_box.select("jiaxing-2018").run()
     second = at.dataframe[0].value
     assert list(second["编号"]) == [t.id for t in catalog().plan("jiaxing-2018").targets]
-    assert len(second) == 8 and "jx-social-orgs-10" in list(second["编号"])
+    assert "jx-social-orgs-10" in list(second["编号"])
     assert any("每个农村社区要建成10个以上社区社会组织" in m.value for m in at.markdown)
     assert [b.label for b in at.get("download_button")][:2] == ["⬇ 下载 Excel", "⬇ 下载 CSV"]
+
+
+def test_catalog_page_shows_population_strive_judged_level_and_reading(dash_db):
+    at = ok(app("catalog", plan="changde-2018"))
+    table = at.dataframe[0].value.set_index("编号")
+    targets = catalog().plan("changde-2018").targets
+    assert {"口径", "力争", "判定层级", "解读"} <= set(table.columns)
+    for t in targets:
+        assert table.at[t.id, "口径"] == t.population and table.at[t.id, "解读"] == t.reading
+        assert table.at[t.id, "力争"] == ("力争目标" if t.strive else "")
+    strive = next(t for t in targets if t.strive)
+    scoped = next(t for t in targets if t.judged_at == "scope")
+    assert table.at[scoped.id, "判定层级"].startswith("规划范围")
+    body = "\n".join(m.value for m in at.markdown)
+    assert f"解读:{strive.reading}" in body and "口径:村" in body and "力争目标" in body
+    assert "None" not in body and "nan" not in body
 
 
 def test_region_page_shows_the_sample_city(dash_db):
@@ -204,8 +228,10 @@ def test_overview_has_a_card_per_target_and_drills_into_one(dash_db):
     assert at.selectbox(key="ov_target").value == "cd-elder-assoc"
     assert "cd-elder-assoc" in str(at.query_params["target"])
     detail = at.dataframe[0].value
-    assert len(detail) == 4 and set(detail["状态"]) <= {"进度正常", "进度滞后", "严重滞后", "已达标", "无数据",
-                                                       "已逾期未达标", "即将到期", "逾期完成"}
+    assert len(detail) == 4 and all(_status_words(x) for x in detail["状态"])
+    # judged city-wide only (judged_at: scope): the counties' values are shown, not judged
+    assert {x.split("(")[0] for x in detail["状态"]} == {"不判定"}
+    assert any(f"解读:{catalog().target('cd-elder-assoc')[1].reading}" == c.value for c in at.caption)
     assert "截至 2020年第2季度" in at.caption[0].value
     at.selectbox(key="asof").select("2019Q2").run()
     ok(at)
@@ -234,7 +260,7 @@ def _deck(at: AppTest) -> dict:
 
 
 def test_map_is_offline_with_chinese_tooltips_and_colours_by_status_or_value(dash_db):
-    at = ok(app("map", plan="changde-2018", asof="2020Q2", sel_target="cd-elder-assoc"))
+    at = ok(app("map", plan="changde-2018", asof="2020Q2", sel_target=LAG_TARGET))
     deck = _deck(at)
     assert deck.get("mapProvider") in (None, "") and not deck.get("mapStyle")     # no basemap, no tile requests
     layer = deck["layers"][0]
@@ -242,14 +268,14 @@ def test_map_is_offline_with_chinese_tooltips_and_colours_by_status_or_value(das
     feats = layer["data"]["features"]
     assert len(feats) == 4                                                       # the four counties
     props = feats[0]["properties"]
-    assert props["name"] and props["status_text"] in {"进度正常", "进度滞后", "严重滞后", "已达标", "无数据",
-                                                       "已逾期未达标"} and "%" in props["value_text"]
+    assert props["name"] and _status_words(props["status_text"]) and "%" in props["value_text"]
+    assert props["coverage_text"] and "None" not in json.dumps(feats, ensure_ascii=False)
     tooltip = json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip)["html"]
     assert "数值" in tooltip and "目标" in tooltip and "状态" in tooltip
     assert any("图例" in m.value for m in at.markdown)
     from dashboard import maps, queries, ui
 
-    progress = queries.unit_progress("cd-elder-assoc", "2020Q2", "county", CITY).set_index("code")
+    progress = queries.unit_progress(LAG_TARGET, "2020Q2", "county", CITY).set_index("code")
     assert {f["properties"]["code"]: f["properties"]["fill"][:3] for f in feats} == {
         c: list(ui.status_rgb(s)) for c, s in progress["status"].items()}
     at.radio(key="map_mode").set_value("value").run()
@@ -273,34 +299,97 @@ def test_map_shows_village_points_when_a_township_is_selected(dash_db):
 
 # ---------------------------------------------------------------- 后进名单
 
-def _laggards(path: Path, level: str, **kwargs) -> list[dict]:
-    """pipelines.compute.laggards for cd-elder-assoc in 示例市, 2020Q2, read from the database at ``path``."""
+def _laggards(path: Path, level: str, target: str = LAG_TARGET, **kwargs) -> list[dict]:
+    """pipelines.compute.laggards for ``target`` in 示例市, 2020Q2, read from the database at ``path``."""
     with db.session(path, read_only=True) as con:
-        return laggards(con, "cd-elder-assoc", level, unit=CITY, **({"period": "2020Q2"} | kwargs))
+        return laggards(con, target, level, unit=CITY, **({"period": "2020Q2"} | kwargs))
+
+
+def _ranked_table(at: AppTest) -> pd.DataFrame:
+    return at.dataframe[0].value
 
 
 def test_laggards_are_ranked_filtered_and_exported_for_a_circular(dash_db):
-    at = ok(app("laggards", plan="changde-2018", asof="2020Q2", sel_target="cd-elder-assoc"))
-    table = at.dataframe[0].value
-    assert list(table.columns[:6]) == ["排名", "单位", "所属", "当前值", "目标值", "差距"]
-    # counties behind (not met, nor on track) shown first, in the order and with the ranks of the API
-    counties = [r for r in _laggards(dash_db, "county") if r["status"] not in ("met", "met_late", "on_track")]
-    assert len(counties) == 2
+    at = ok(app("laggards", plan="changde-2018", asof="2020Q2", sel_target=LAG_TARGET))
+    table = _ranked_table(at)
+    assert [c.split("(")[0] for c in table.columns[:6]] == ["排名", "单位", "所属", "当前值", "目标值", "差距"]
+    # the ranked section's units behind (not met, nor on track) first, in the order and with the ranks of the API
+    counties = [r for r in _laggards(dash_db, "county") if r["section"] == "ranked"
+                and r["status"] not in ("met", "met_late", "on_track", "not_judged")]
+    assert counties
     assert list(zip(table["排名"], table["单位"])) == [(r["rank"], r["unit_name"]) for r in counties]
     assert set(table["所属"]) == {"示例市"}
-    # the status filter chosen for the counties (lagging, the only shortfall there) stays for the townships
+    assert all(x.endswith("(力争目标)") or x == "力争目标未实现" for x in table["状态"])   # the plan says 力争
     at.radio(key="lag_level").set_value("township").run()
     ok(at)
-    towns = _laggards(dash_db, "township")
-    lagging = [r["unit_name"] for r in towns if r["status"] == "lagging"]
-    assert list(at.dataframe[0].value["单位"]) == lagging and len(lagging) == 16
+    towns = [r for r in _laggards(dash_db, "township") if r["section"] == "ranked"]
+    keep = at.multiselect(key="lag_status").value
+    assert list(_ranked_table(at)["单位"]) == [r["unit_name"] for r in towns if r["status"] in keep]
+    behind = [r for r in towns if r["status"] in ("severely_lagging", "lagging")]
+    assert behind, "the sample has townships behind in 2020Q2"
     at.multiselect(key="lag_status").set_value(["severely_lagging", "lagging"]).run()
-    behind = [r["unit_name"] for r in towns if r["status"] in ("severely_lagging", "lagging")]
-    assert list(at.dataframe[0].value["单位"]) == behind and set(at.dataframe[0].value["状态"]) == {"严重滞后", "进度滞后"}
+    table = _ranked_table(at)
+    assert list(table["单位"]) == [r["unit_name"] for r in behind]
+    assert list(table["状态"]) == [r["status_label"] for r in behind]
     at.number_input(key="lag_top").set_value(3).run()
-    assert list(at.dataframe[0].value["单位"]) == behind[:3]
+    assert list(_ranked_table(at)["单位"]) == [r["unit_name"] for r in behind][:3]
     labels = [b.label for b in at.get("download_button")]
     assert "⬇ 下载 Excel" in labels and "⬇ 下载 CSV" in labels
+
+
+def test_units_without_a_return_are_listed_apart_not_ranked(dash_db):
+    """2025Q1: some townships sent nothing — they are 未报送, after the ranked units, with the reason."""
+    from dashboard import queries
+
+    with db.session(dash_db, read_only=True) as con:
+        from pipelines.compute.completeness import completeness
+
+        chased = completeness(con, "2025Q1")["chase"]
+    silent = {c["township_name"] for c in chased}
+    last = {c["township_name"]: f"{c['last_return'][:4]}年第{c['last_return'][-1]}季度" for c in chased}
+    assert silent
+    api = _laggards(dash_db, "township", period="2025Q1")
+    apart = [r for r in api if r["section"] == "not_reported"]
+    assert {r["unit_name"] for r in apart} == silent and all("未报送" in r["reason"] for r in apart)
+    at = ok(app("laggards", plan="changde-2018", asof="2025Q1", sel_target=LAG_TARGET))
+    at.radio(key="lag_level").set_value("township").run()
+    ok(at)
+    at.multiselect(key="lag_status").set_value(at.multiselect(key="lag_status").options).run()   # every status
+    ranked = _ranked_table(at)
+    assert not silent & set(ranked["单位"])                                        # never ranked among laggards
+    assert len(ranked) == len([r for r in api if r["section"] == "ranked"])
+    headers = [h.value for h in at.subheader]
+    assert f"未报送({len(silent)} 个,不参与排名)" in headers, headers
+    section = next(d.value for d in at.dataframe if set(d.value.get("单位", [])) == silent)
+    assert "排名" not in section.columns and all("未报送" in x for x in section["说明"])
+    assert dict(zip(section["单位"], section["最近报送"])) == last                     # the last one received
+    # the circular: the ranked rows, then the 未报送 section, and the target's reading in the notes
+    ranked_frame = queries.rank_laggards("changde-2018", LAG_TARGET, "township", "2025Q1", CITY)
+    info = queries.target_info(LAG_TARGET)
+    from dashboard import exports
+
+    data = exports.circular_xlsx(ranked_frame, title="后进名单", subtitle="", unit="%", scope="示例市",
+                                 asof_text="截至2025年第1季度", parents={},
+                                 notes=exports.circular_notes(info, 0.9))
+    ws = openpyxl.load_workbook(io.BytesIO(data)).active
+    cells = [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
+    assert f"未报送({len(silent)} 个,不参与排名)" in cells
+    assert any(info["reading"] in c for c in cells)
+    assert not any(c in ("None", "nan") for c in cells)
+
+
+def test_a_red_unit_whose_return_is_missing_says_so(dash_db):
+    """A village-level target judged per township: a township red while its own return is missing
+    carries the API's reason, shown in 说明."""
+    from dashboard import queries
+
+    ranked = queries.rank_laggards("changde-2018", LAG_TARGET, "township", "2025Q1", CITY)
+    from dashboard import exports
+
+    table = exports.circular_rows(ranked, {})
+    for reason, text in zip(ranked["reason"], table["说明"]):
+        assert text == (exports._periods_zh(reason) if isinstance(reason, str) else "")
+        assert "Q" not in text                                     # quarters in words: 2024年第4季度
 
 
 def test_circular_xlsx_has_title_date_and_severe_rows_in_red(dash_db):
@@ -315,12 +404,18 @@ def test_circular_xlsx_has_title_date_and_severe_rows_in_red(dash_db):
     assert ws["A1"].value == "重点村第一书记全覆盖后进名单"
     assert "截至2020年第2季度" in ws["A3"].value and "2020年7月20日" in ws["A3"].value
     header = [c.value for c in ws[5]]
-    assert header[:3] == ["排名", "单位", "所属"] and "状态" in header
+    assert header[:3] == ["排名", "单位", "所属"] and "状态" in header and "最近报送" in header
     status_col = header.index("状态") + 1
-    for r in range(6, 6 + len(ranked)):
-        severe = ws.cell(r, status_col).value in ("严重滞后", "已逾期未达标")
+    severe_words = {exports.ui.row_status_zh(r) for r in ranked.to_dict("records") if r["status"] in exports.SEVERE}
+    seen = 0
+    for r in range(6, ws.max_row + 1):
+        if ws.cell(r, 2).value is None:                 # a section heading or the notes
+            continue
+        severe = ws.cell(r, status_col).value in severe_words and ws.cell(r, 1).value is not None
         colour = ws.cell(r, 2).font.color
         assert (colour is not None and colour.rgb.endswith("C00000")) == severe
+        seen += 1
+    assert seen == len(ranked)
     assert ws.print_title_rows == "$5:$5"
 
 
@@ -328,13 +423,17 @@ def test_circular_xlsx_has_title_date_and_severe_rows_in_red(dash_db):
 def test_the_dashboard_ranks_laggards_as_the_api_does(dash_db, basis, when):
     from dashboard import queries
 
-    ranked = queries.rank_laggards("changde-2018", "cd-elder-assoc", "township", "2020Q2", CITY, basis)
+    ranked = queries.rank_laggards("changde-2018", LAG_TARGET, "township", "2020Q2", CITY, basis)
     expected = _laggards(dash_db, "township", **{"period": None, when: "2020Q2"})
-    assert len(expected) == 41 and len({r["status"] for r in expected}) >= 4
-    for col in ("rank", "unit_code", "status", "last_return"):
-        assert list(ranked[col]) == [r[col] for r in expected], col
-    # one township sent nothing for 2020Q2; as known then, four late returns are not counted yet
-    assert list(ranked["last_return"]).count("2020Q1") == {"now": 1, "then": 5}[basis]
+    assert len(expected) == 41 and len({r["status"] for r in expected}) >= 3
+    for col in ("rank", "unit_code", "status", "section", "reason", "last_return"):
+        assert [x if not isinstance(x, float) else None for x in ranked[col]] == [r[col] for r in expected], col
+    # the latest return received: 2020Q2 for those that sent it (as known then: only those on time)
+    with db.session(dash_db, read_only=True) as con:
+        from pipelines.compute.completeness import completeness
+
+        sent = completeness(con, "2020Q2")
+    assert sent["late"] and list(ranked["last_return"]).count("2020Q2") == sent[{"now": "received", "then": "on_time"}[basis]]
 
 
 # ---------------------------------------------------------------- 趋势
@@ -454,6 +553,101 @@ def test_completeness_matrix_chase_list_and_export(dash_db):
     at.selectbox(key="county").select(None).run()
     ok(at)
     assert len(at.dataframe[0].value) == 41
+
+
+def _add_return(path: Path, township: str, period: str, like: str = "2025Q4") -> None:
+    """A submission row for ``township`` and ``period`` (a copy of its ``like`` one): enough for the
+    reporting counts, which read submissions only."""
+    con = db.connect(path)
+    try:
+        con.execute("""INSERT INTO submissions SELECT * REPLACE (id + 1000000 AS id, ? AS period,
+                       uploaded_at + INTERVAL 90 DAY AS uploaded_at)
+                       FROM submissions WHERE township_code = ? AND period = ? AND status = 'active'""",
+                    [period, township, like])
+    finally:
+        con.close()
+
+
+def _pin_today(monkeypatch, day: dt.date) -> None:
+    from dashboard import queries
+
+    monkeypatch.setattr(queries, "today", lambda: day)
+
+
+def test_default_quarter_is_due_and_reported_enough_never_one_of_41(dash_db, monkeypatch):
+    """2026Q1 has 1 of 41 returns and 2026Q2–Q3 none: the sidebar opens on 2025Q4 (≥ 90 %), as the CLI."""
+    from pipelines.compute.completeness import default_quarter, quarter_summary
+
+    _add_return(dash_db, TOWNSHIP, "2026Q1")
+    _pin_today(monkeypatch, dt.date(2026, 11, 29))
+    with db.session(dash_db, read_only=True) as con:
+        assert default_quarter(con, catalog(), dt.date(2026, 11, 29)) == "2025Q4"
+        assert default_quarter(con, catalog(), dt.date(2025, 12, 20)) == "2025Q3"    # 2025Q4 not due yet
+        q4 = quarter_summary(con, today=dt.date(2026, 11, 29)).set_index("period").loc["2025Q4"]
+    assert q4["expected"] == 41 and q4["received"] >= 37
+    at = ok(app("overview", plan="changde-2018"))
+    box = at.selectbox(key="asof")
+    assert box.value == "2025Q4"
+    assert box.options[:4] == ["2026年第4季度(未到截止日)", "2026年第3季度(已报 0/41)", "2026年第2季度(已报 0/41)",
+                               "2026年第1季度(已报 1/41)"]                  # every quarter up to today's
+    captions = [c.value for c in at.sidebar.caption]
+    late = f"(其中逾期 {q4['late']} 个)" if q4["late"] else ""
+    assert f"2025年第4季度:已报送 {q4['received']}/41 个乡镇{late}" in captions, captions
+    # the incomplete quarter can be chosen, and says how incomplete it is
+    box.select("2026Q1").run()
+    ok(at)
+    assert "2026年第1季度:已报送 1/41 个乡镇" in [c.value for c in at.sidebar.caption]
+    assert any("报送不足 90%" in w.value for w in at.sidebar.warning)
+    # a county's view counts its own townships
+    at.selectbox(key="county").select(COUNTY).run()
+    assert "2026年第1季度:已报送 1/9 个乡镇" in [c.value for c in at.sidebar.caption]
+    # before 2025Q4 was due the default was 2025Q3
+    _pin_today(monkeypatch, dt.date(2025, 12, 20))
+    assert ok(app("overview", plan="changde-2018")).selectbox(key="asof").value == "2025Q3"
+
+
+def test_the_cli_uses_the_same_default_quarter(dash_db, capsys):
+    """laggards without --period: the default quarter of the sidebar; progress: every quarter up to it."""
+    from pipelines.cli.main import main
+    from pipelines.compute.completeness import default_quarter
+
+    with db.session(dash_db, read_only=True) as con:
+        default = default_quarter(con, catalog(), dt.date.today())
+    assert default is not None
+    assert main(["--db", str(dash_db), "laggards", "--target", LAG_TARGET, "--level", "county", "--json"]) == 0
+    out = capsys.readouterr()
+    assert {r["period"] for r in json.loads(out.out)} == {default} and "默认季度" in out.err
+    assert main(["--db", str(dash_db), "progress", "--target", LAG_TARGET, "--level", "city", "--json"]) == 0
+    assert max(r["period"] for r in json.loads(capsys.readouterr().out)) == default
+
+
+def test_completeness_lists_a_quarter_nobody_reported_with_everyone_to_chase(dash_db, monkeypatch):
+    _pin_today(monkeypatch, dt.date(2026, 5, 1))        # 2026Q1 was due on 2026-04-15: nobody reported
+    at = ok(app("completeness", plan="changde-2018"))
+    assert at.selectbox(key="asof").value == "2025Q4"
+    assert [o for o in at.selectbox(key="asof").options][:2] == ["2026年第2季度(未到截止日)", "2026年第1季度(已报 0/41)"]
+    at.selectbox(key="asof").select("2026Q1").run()
+    ok(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["应报乡镇"], metrics["已报"], metrics["未报"]) == ("41", "0", "41")
+    assert any("2026年第1季度:已报送 0/41 个乡镇" in m.value for m in at.markdown)
+    assert not any("都已报送" in x.value for x in at.success)
+    chase = next(d.value for d in at.dataframe if "最近一次报送" in d.value.columns)
+    with db.session(dash_db, read_only=True) as con:
+        from pipelines.compute.completeness import completeness
+
+        last = {c["township_name"]: c["last_return"] for c in completeness(con, "2026Q1")["chase"]}
+    assert len(chase) == 41 and len(last) == 41
+    assert dict(zip(chase["乡镇(街道)"], chase["最近一次报送"])) == {k: f"{v[:4]}年第{v[-1]}季度" for k, v in last.items()}
+    quarters = next(d.value for d in at.dataframe if "报送率" in d.value.columns)
+    first = quarters.iloc[0]
+    assert (first["季度"], first["应报"], first["已报"], first["说明"]) == ("2026年第1季度", 41, 0, "无人报送")
+    matrix = at.dataframe[0].value
+    assert set(matrix["2026年第1季度"]) == {"未报"}
+    # the progress pages say there is nothing to judge for that quarter (not an empty page)
+    at.switch_page("app_pages/overview.py").run()
+    ok(at)
+    assert any("还没有乡镇报送(0/41)" in i.value and "2025年第4季度" in i.value for i in at.info)
 
 
 # ---------------------------------------------------------------- 任务督办

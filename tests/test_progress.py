@@ -22,7 +22,7 @@ from pipelines.compute import refresh as refresh_module
 from pipelines.errors import RuralTargetsError
 from pipelines.compute.assess import assess, assess_frame
 from pipelines.compute.indicators import compute
-from pipelines.compute.judge import judged_levels
+from pipelines.compute.judge import judged_at, judged_levels
 from pipelines.compute.laggards import failing_units, laggards, last_return_of
 from pipelines.compute.records import record_county_values, record_task_update, task_records
 from pipelines.compute.refresh import Writer, refresh
@@ -164,13 +164,17 @@ def test_one_point_is_no_data_then_lagging_by_projection(rows):
 
 def test_met_before_the_deadline_and_missed_after_it(rows):
     assert one(rows, target="ts-orgs-avg", level="city", period="2020Q3")["status"] == "met"
-    assert one(rows, target="ts-orgs-avg", level="city", period="2020Q4")["status"] == "missed"   # 4 < 5 at D
+    # 4 < 5 at D in 2020Q4 — but 乙镇 sent nothing: 2 of 4 villages, too few to judge
+    q4 = one(rows, target="ts-orgs-avg", level="city", period="2020Q4")
+    assert (q4["status"], q4["reported"], q4["expected"], q4["verdict_at_deadline"]) == ("incomplete", 2, 4, "incomplete")
+    assert one(rows, target="ts-orgs-avg", unit_code=F.TA, period="2020Q4")["status"] == "missed"      # 甲镇 reported
     # per village, service platforms by 2019-06-30: A1 had one from the start, B2 only in 2020
     assert one(rows, target="ts-platform", unit_code=F.A1, period="2019Q1")["status"] == "met"
     assert one(rows, target="ts-platform", unit_code=F.B2, period="2019Q1")["status"] == "on_track"
     assert one(rows, target="ts-platform", unit_code=F.B2, period="2019Q2")["status"] == "missed"
     assert one(rows, target="ts-platform", unit_code=F.B2, period="2019Q4")["status_zh"] == "已逾期未达标"
-    assert one(rows, target="ts-platform", unit_code=F.B2, period="2020Q1")["status"] == "met"
+    b2 = one(rows, target="ts-platform", unit_code=F.B2, period="2020Q1")                   # reached after D
+    assert (b2["status"], b2["status_zh"], b2["verdict_at_deadline"]) == ("met_late", "逾期完成", "missed")
     assert one(rows, target="ts-platform", level="county", period="2019Q2")["status"] == "missed"
 
 
@@ -179,16 +183,20 @@ def test_lower_is_better(rows):
     r = one(rows, target="ts-weak-economy", level="city", period="2019Q2")
     assert r["pi"] == pytest.approx((20 - 40) / (10 - 40))
     assert r["status"] == "on_track"
-    assert one(rows, target="ts-weak-economy", level="city", period="2019Q3")["status"] == "met"
+    assert one(rows, target="ts-weak-economy", level="city", period="2019Q4")["status"] == "met"
 
 
 def test_regressing(rows):
-    # left-behind homes 60 % → 80 % → 33.3 % (乙镇 missing, two villages of 甲镇 without one)
+    # left-behind homes 60 % → 80 % → 33.3 % in 2019Q3 — from 甲镇's three villages only (乙镇 missing):
+    # the value and its CR are shown, but the city is not judged (no 倒退 on 3 of 5 returns)
     r = one(rows, target="ts-left-behind", level="city", period="2019Q3")
     assert r["pi"] == pytest.approx((100 / 3 - 60) / 30)
     assert r["cr"] == pytest.approx(r["pi"] / tau(dt.date(2019, 9, 30)))
-    assert r["cr"] < -0.10 and r["regressing"]
-    assert r["status"] == "severely_lagging"
+    assert r["cr"] < -0.10 and not r["regressing"]
+    assert (r["status"], r["coverage"]) == ("incomplete", pytest.approx(0.6))
+    # 甲镇 reported all its villages: 100 % at the baseline, 33.3 % now — fallen back: lagging, regressing
+    town = one(rows, target="ts-left-behind", unit_code=F.TA, period="2019Q3")
+    assert town["status"] == "lagging" and town["regressing"] and town["coverage"] == 1
     assert not one(rows, target="ts-left-behind", level="city", period="2019Q4")["regressing"]
 
 
@@ -205,9 +213,10 @@ def test_every_unit_share_and_failing_units(region, rows):
     county = one(rows, target="ts-elder", unit_code=F.COUNTY, period="2019Q1")
     assert county["value"] == pytest.approx(40) and (county["meeting"], county["judged"]) == (2, 5)
     assert county["basis"] == "share"
-    # 2019Q3: 乙镇's villages have no data and count as not meeting
+    # 2019Q3: 乙镇's villages have no data: not counted as failing, but the county is incomplete (3/5)
     c3 = one(rows, target="ts-elder", unit_code=F.COUNTY, period="2019Q3")
-    assert (c3["meeting"], c3["judged"]) == (2, 5)
+    assert (c3["meeting"], c3["judged"], c3["reported"], c3["expected"]) == (2, 3, 3, 5)
+    assert c3["status"] == "incomplete" and c3["value"] == pytest.approx(200 / 3)
     assert one(rows, target="ts-elder", unit_code=F.TB, period="2019Q3")["status"] == "no_data"
     b1 = one(rows, target="ts-elder", unit_code=F.B1, period="2019Q3")
     assert b1["status"] == "no_data" and b1["stale"] and b1["last_value"] == 100 and b1["last_period"] == "2019Q2"
@@ -239,7 +248,8 @@ def test_trend_rules(rows):
     assert one(rows, target="ts-orgs-rising", period="2019Q4")["status"] == "no_data"   # nothing a year earlier
     r = one(rows, target="ts-orgs-rising", period="2020Q1")
     assert (r["value"], r["target_value"], r["status"]) == (4, 2, "met")
-    assert one(rows, target="ts-orgs-rising", period="2020Q4")["status"] == "lagging"   # 4 = 4: flat
+    r = one(rows, target="ts-orgs-rising", period="2020Q4")                    # 4 = 4: flat, from 2 of 4 villages
+    assert (r["status"], r["target_value"], r["value"]) == ("incomplete", 4, 4)
     # not_falling with tolerance 5: 40 % → 0 % is a fall of 40 points
     r = one(rows, target="ts-weak-not-falling", period="2020Q1")
     assert r["status"] == "severely_lagging" and r["regressing"]
@@ -249,9 +259,11 @@ def test_trend_rules(rows):
 def test_band_rules(rows):
     # reserve talents about 10 ± 2 (the city's total)
     assert one(rows, target="ts-reserve-band", period="2019Q1")["status"] == "met"
-    assert one(rows, target="ts-reserve-band", period="2019Q3")["status"] == "lagging"    # 6: 2 below the band
+    # 6 (2019Q3) and 4 (2020Q4, at the deadline) are 乙镇's missing villages, not a fall: incomplete
+    assert one(rows, target="ts-reserve-band", period="2019Q3")["status"] == "incomplete"
     assert one(rows, target="ts-reserve-band", period="2020Q3")["status"] == "met"        # 8: on its edge
-    assert one(rows, target="ts-reserve-band", period="2020Q4")["status"] == "missed"     # 4 at the deadline
+    q4 = one(rows, target="ts-reserve-band", period="2020Q4")
+    assert (q4["status"], q4["verdict_at_deadline"]) == ("incomplete", "incomplete")
 
 
 def test_milestone_due_soon_overdue_and_met_late(region, rows):
@@ -274,12 +286,15 @@ def test_milestone_due_soon_overdue_and_met_late(region, rows):
 
 
 STATUS_NAMES = {"met": "已达标", "met_late": "逾期完成", "on_track": "进度正常", "due_soon": "即将到期",
-                "lagging": "进度滞后", "severely_lagging": "严重滞后", "missed": "已逾期未达标", "no_data": "无数据"}
+                "lagging": "进度滞后", "severely_lagging": "严重滞后", "missed": "已逾期未达标", "no_data": "无数据",
+                "incomplete": "数据不全", "not_judged": "不判定"}
 
 
 def test_every_row_has_a_status_and_its_chinese_name(rows):
-    # the test plan's targets produce every status, each always with the same Chinese name
-    assert set(zip(rows["status"], rows["status_zh"])) == set(STATUS_NAMES.items())
+    # the test plan's targets produce every status but not_judged, each always with the same Chinese name
+    names = set(STATUS_NAMES.items()) - {("not_judged", "不判定")}
+    assert set(zip(rows["status"], rows["status_zh"])) == names
+    assert (rows["status_label"] == rows["status_zh"]).all()             # no strive target in the test plan
     for col in ("target", "unit_code", "unit_name", "level", "period", "value", "target_value", "status", "pi",
                 "tau", "projected", "points"):
         assert col in rows
@@ -297,15 +312,16 @@ def test_a_later_baseline(region, rows):
     later = assess(con, cat, target="ts-orgs-avg", level="city", baseline="2019Q2")
     # x_b = 3 at 2019-06-30: 2019Q3 at 3 makes no progress; 2019Q4 at 4: pi = 1/2, tau = 184/550,
     # x̂_D = 3 + 550/184 = 5.99; 2020Q2 at 4: x̂_D = 3 + 550/366 = 4.50, P = 0.75
+    # (2019Q3 and 2020Q4 lack 乙镇's returns: incomplete)
     assert [(r["period"], r["status"]) for r in later] == [
-        ("2019Q2", "no_data"), ("2019Q3", "severely_lagging"), ("2019Q4", "on_track"), ("2020Q1", "on_track"),
-        ("2020Q2", "lagging"), ("2020Q3", "met"), ("2020Q4", "missed")]
+        ("2019Q2", "no_data"), ("2019Q3", "incomplete"), ("2019Q4", "on_track"), ("2020Q1", "on_track"),
+        ("2020Q2", "lagging"), ("2020Q3", "met"), ("2020Q4", "incomplete")]
     q4 = later[2]
     assert (q4["baseline_period"], q4["baseline_value"]) == ("2019Q2", 3.0)
     assert q4["pi"] == 0.5 and q4["tau"] == pytest.approx(184 / 550, abs=1e-6)         # rounded to 6 digits
     assert q4["projected"] == pytest.approx(3 + 550 / 184, abs=1e-6)
-    # from the plan's start instead, 2019Q3 is on track (x̂_D = 2 + 641/183 = 5.5)
-    assert one(rows, target="ts-orgs-avg", level="city", period="2019Q3")["status"] == "on_track"
+    # from the plan's start instead, 甲镇 in 2019Q3 is on track (x̂_D = 2 + 641/183 = 5.5)
+    assert one(rows, target="ts-orgs-avg", unit_code=F.TA, period="2019Q3")["status"] == "on_track"
 
 
 TOWN_REPORTS = """code: ceshier-2019
@@ -319,7 +335,8 @@ scope_level: city
 period_start: 2019-01-01
 period_end: 2020-12-31
 targets:
-  - {id: ts-town-reports, title: 半年和年终总结按时报送, clause: 一, source_clause: 测试, comparator: done_by,
+  - {id: ts-town-reports, title: 半年和年终总结按时报送, clause: 一, source_clause: 测试, population: 村(社区), reading: 测试,
+     comparator: done_by,
      deadline: 2020-01-05, eval: milestone, level: township,
      milestones: [{field: half_year_report_date, deadline: 2019-07-05, label: 半年总结},
                   {field: year_end_report_date, deadline: 2020-01-05, label: 年终总结}]}
@@ -357,9 +374,10 @@ def test_township_sheet_milestone_dates(region, tmp_path):
     assert ta["milestones"] == [
         {"label": "半年总结", "deadline": "2019-07-05", "status": "met", "done_date": "2019-07-03"},
         {"label": "年终总结", "deadline": "2020-01-05", "status": "met_late", "done_date": "2020-01-10"}]
-    county = one(frame, unit_code=F.COUNTY, period="2020Q1")          # 1 of 3 townships done, 86 days late
-    assert (county["meeting"], county["judged"], county["status"]) == (1, 3, "lagging")
-    assert county["value"] == pytest.approx(100 / 3)
+    # 1 of the 2 townships that report done, 86 days late; 丙镇 reports nothing: 2 of 3, incomplete
+    county = one(frame, unit_code=F.COUNTY, period="2020Q1")
+    assert (county["meeting"], county["judged"], county["reported"], county["expected"]) == (1, 2, 2, 3)
+    assert county["status"] == "incomplete" and county["value"] == pytest.approx(50)
 
 
 def test_judged_levels_under_a_unit(region):
@@ -526,24 +544,28 @@ def test_cli_progress_changde_every_target_level_and_quarter(sample_db_file, tmp
     con.close()
     from pipelines.periods import quarters
     periods = quarters("2018Q4", last)
-    plan = catalog().plan("changde-2018")
+    cat = catalog()
+    plan = cat.plan("changde-2018")
     seen: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for r in rows:
         assert STATUS_NAMES[r["status"]] == r["status_zh"]
         for key in ("target", "unit_code", "unit_name", "level", "period", "value", "target_value", "pi", "tau",
-                    "projected", "points"):
+                    "projected", "points", "coverage", "reported", "expected", "strive", "status_label",
+                    "verdict_at_deadline", "above_range", "population", "cycle"):
             assert key in r
+        assert r["strive"] == cat.target(r["target"])[1].strive and r["population"] == cat.target(r["target"])[1].population
+        if r["verdict_at_deadline"] is not None:
+            assert r["verdict_at_deadline"] in ("met", "missed", "incomplete") and r["period"] >= r["deadline"][:4]
         seen.setdefault((r["target"], r["level"]), set()).add((r["unit_code"], r["period"]))
     for t in plan.targets:
-        levels = {"city", "county"} | ({"township"} if t.level != "county" else set()) \
-            | ({"village"} if t.level == "village" else set())
+        if not t.indicator:                       # tasks and field milestones: tested on the fixture region
+            continue
         first = "2019Q1" if t.start else "2018Q4"
-        for level in levels:
+        for level in judged_at(t, cat, ["city"]):
             cells = seen.get((t.id, level), set())
             assert {p for _, p in cells} == set(periods[periods.index(first):]), (t.id, level)
             units = {u for u, _ in cells}
-            among = t.indicator and "among" in catalog().indicators[t.indicator].compiled
-            if level == "village" and among:          # only the villages the indicator applies to
-                assert 0 < len(units) < counts[level], t.id
-            else:
+            if level in ("city", "county"):
                 assert len(units) == counts[level], (t.id, level)
+            else:                                 # units of the target's population (村 / 社区) only
+                assert 0 < len(units) <= counts[level], (t.id, level)

@@ -69,6 +69,14 @@ def test_changde_real_registry(tmp_db, shared_data):
     report = load_registry(tmp_db, [shared_data / "changde_units.csv", shared_data / "changde_villages.csv"])
     assert report["by_level"] == {"city": 1, "county": 10, "township": 178, "village": 2273}
     assert report["units"] == 2462
+    # committee types (the file's 类型 column, which agrees with the NBS rule on the codes): 763 居委会
+    # among the 2,273 village-level units; 城乡分类代码 kept where the file gives one
+    assert report["committee_types"] == {"村委会": 1502, "居委会": 763, "其他": 8}
+    villages = list_units(tmp_db, level="village")
+    assert sum(v["committee_type"] == "居委会" for v in villages) == 763
+    assert sum(v["urban_rural_code"] is not None for v in villages) == 1278
+    assert get_unit(tmp_db, "430702001007")["urban_rural_code"] == "111"
+    assert get_unit(tmp_db, "430700000000")["committee_type"] is None
     assert len(list_units(tmp_db, level="village")) == 2273
     cities = list_units(tmp_db, level="city")
     assert [(c["code"], c["name"], c["parent_code"]) for c in cities] == [("430700000000", "常德市", "430000000000")]
@@ -335,6 +343,8 @@ def test_cli_load_and_list_json(tmp_path):
     rows = json.loads(done.stdout)
     assert [r["code"] for r in rows] == ["430700000000", "430703000000", "430703001000", "430703001001", "430703001002"]
     assert rows[3]["level"] == "village" and rows[3]["parent_code"] == "430703001000"
+    # committee_type of village-level units, from the code's last three digits (001–199 居委会)
+    assert [r["committee_type"] for r in rows] == [None, None, None, "居委会", "居委会"]
     done = cli("--db", db, "registry", "list", "--level", "village", "--parent", "430703000000", "--json")
     assert [r["code"] for r in json.loads(done.stdout)] == ["430703001001", "430703001002"]
 

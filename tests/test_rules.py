@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from pipelines.catalog.definitions import MilestoneField, Plan, ProgressSettings, Target
-from pipelines.compute.rules import (STATUSES, Grid, combine_milestones, first_open_deadline, judge_band,
-                                     judge_count_between, judge_milestone, judge_milestone_share, judge_trend,
-                                     judge_values, meets)
+from pipelines.compute.rules import (STATUSES, Grid, apply_coverage, combine_items, combine_milestones,
+                                     combine_worst, cycle_label, cycles, deadline_verdicts, first_open_deadline,
+                                     judge_band, judge_count_between, judge_milestone, judge_milestone_share,
+                                     judge_trend, judge_values, meets, plan_start_reference, status_label)
 from pipelines.periods import quarters
 
 GRID = Grid(quarters("2019Q1", "2020Q4"))
@@ -28,7 +29,10 @@ EVERYWHERE = np.ones((1, 8), bool)
 
 def target(**kw) -> Target:
     base = {"id": "ts-rule", "title": "测试", "clause": "一", "source_clause": "测试", "indicator": "x",
-            "comparator": ">=", "value": 5, "deadline": dt.date(2020, 12, 31), "eval": "aggregate", "level": "city"}
+            "comparator": ">=", "value": 5, "deadline": dt.date(2020, 12, 31), "eval": "aggregate", "level": "city",
+            "population": "村", "reading": "测试"}
+    if kw.get("eval") in ("trend", "band"):
+        base["judged_at"] = "scope"
     return Target(**{**base, **kw})
 
 
@@ -119,11 +123,15 @@ def test_a_later_baseline_starts_the_judgement_there():
 
 # ---------------------------------------------------------------------------- counts, bands, trends
 
-def test_count_between_is_met_inside_and_lagging_above():
+def test_a_range_is_met_from_its_lower_bound_and_above_it_is_not_lagging():
+    # "1-2个": 3 is above the range — met, marked above_range, never lagging nor regressing
     t = target(comparator="between", value=[1, 2], eval="count", level="county")
     x = np.array([[0.0, 0, 1, 3, 2, NAN, 0, 0]])
     out = judge_count_between(x, EVERYWHERE, t, PLAN, GRID, ST, (0, None))
-    assert names(out["status"]) == ["on_track", "on_track", "met", "lagging", "met", "no_data", "on_track", "missed"]
+    assert names(out["status"]) == ["on_track", "on_track", "met", "met", "met", "no_data", "on_track", "missed"]
+    assert out["above_range"][0].tolist() == [False, False, False, True, False, False, False, False]
+    assert not out["regressing"].any()
+    assert out["target_value"] == 1.0                                   # judged towards the lower bound
 
 
 def test_a_done_style_count_is_due_soon_within_a_week_of_its_deadline():
@@ -155,7 +163,8 @@ def test_trend_not_falling_with_tolerance():
 
 
 def test_yearly_trend_compares_with_the_last_year_end():
-    t = target(comparator="rising", value=None, eval="trend", recurrence="yearly", deadline=dt.date(2021, 12, 31))
+    t = target(comparator="rising", value=None, eval="trend", recurrence="yearly", deadline=dt.date(2021, 12, 31),
+               start=dt.date(2019, 1, 1))
     x = np.array([[1.0, 2, 3, 4, 4, 5, 3, 4]])
     out = judge_trend(x, EVERYWHERE, t, PLAN, GRID, ST, (0, None))
     # 2019 has no earlier year-end; 2020 against 2019Q4 (4): flat, up, down, and flat at the year's deadline
@@ -166,7 +175,7 @@ def test_yearly_trend_compares_with_the_last_year_end():
 
 
 def test_yearly_count_takes_a_baseline_per_year():
-    t = target(comparator=">=", value=1, eval="count", level="county", recurrence="yearly")
+    t = target(comparator=">=", value=1, eval="count", level="county", recurrence="yearly", start=dt.date(2019, 1, 1))
     x = np.array([[0.0, 0, 0, 0, 0, 1, 1, 1]])
     out = judge_values(x, EVERYWHERE, t, PLAN, GRID, ST, (0, None), done_style=True)
     assert names(out["status"]) == ["on_track", "on_track", "on_track", "missed", "on_track", "met", "met", "met"]
@@ -223,3 +232,139 @@ def test_a_parent_shows_the_share_done_against_the_next_deadline():
     assert names(out["status"]) == ["on_track", "on_track", "lagging", "on_track", "lagging", "met_late", "met",
                                     "no_data"]
     assert out["pi"][0, 2] == 0.5
+
+
+# ---------------------------------------------------------------------------- issue 9: verdicts a bureau can sign
+
+def st_array(*rows: list[str]) -> np.ndarray:
+    """Statuses by name as an int8 array [units, quarters]."""
+    return np.array([[STATUSES.index(s) for s in row] for row in rows], dtype=np.int8)
+
+
+def test_too_few_returns_is_incomplete_never_a_verdict():
+    # coverage 9/10 = 0.9 is enough; 8/10 is not; no value stays no_data; nothing expected: no coverage
+    status = st_array(["met", "on_track", "missed", "no_data", "lagging", "met"])
+    cov, low = apply_coverage(status, np.array([[9, 8, 9, 0, 10, 0]]), np.array([[10, 10, 10, 10, 10, 0]]), 0.9)
+    assert names(status) == ["met", "incomplete", "missed", "no_data", "lagging", "met"]
+    assert cov[0, :5].tolist() == [0.9, 0.8, 0.9, 0.0, 1.0] and np.isnan(cov[0, 5])
+    assert low[0].tolist() == [False, True, False, False, False, False]
+
+
+def test_an_every_unit_share_is_met_only_when_every_expected_unit_reported():
+    # shares over the units that reported: 9 of 10 reported and all meet it → incomplete, not met;
+    # 9 of 10 reported and one fails (share 8/9) → judged (missed); all 10 reported and meet → met
+    status = st_array(["met", "missed", "met", "no_data"])
+    share = np.array([[100.0, 800 / 9, 100.0, NAN]])
+    apply_coverage(status, np.array([[9, 9, 10, 0]]), np.array([[10, 10, 10, 10]]), 0.9, share)
+    assert names(status) == ["incomplete", "missed", "met", "no_data"]
+
+
+def test_met_after_the_deadline_is_met_late_and_the_verdict_stays():
+    # deadline 2019-04-05: inside 2019Q2, whose status is the verdict, copied to every later quarter
+    d = np.full(8, day(2019, 4, 5))
+    late = st_array(["on_track", "missed", "missed", "met", "met", "met", "missed", "met"])
+    verdict = deadline_verdicts(late, d, GRID)
+    assert names(late) == ["on_track", "missed", "missed", "met_late", "met_late", "met_late", "missed", "met_late"]
+    assert verdict[0].tolist() == [-1] + [STATUSES.index("missed")] * 7
+    # met at the deadline: met it stays, later falls are missed, the verdict stays met
+    ontime = st_array(["on_track", "met", "missed", "met", "met", "met", "met", "met"])
+    verdict = deadline_verdicts(ontime, d, GRID)
+    assert names(ontime) == ["on_track", "met", "missed", "met", "met", "met", "met", "met"]
+    assert set(verdict[0, 1:].tolist()) == {STATUSES.index("met")}
+    # no value (or too few returns) at the deadline: the verdict is incomplete, met later is met late
+    unknown = st_array(["on_track", "no_data", "incomplete", "met", "met", "met", "met", "met"])
+    verdict = deadline_verdicts(unknown, d, GRID)
+    assert verdict[0, 1] == STATUSES.index("incomplete") and names(unknown)[3] == "met_late"
+    # a level not judged has no verdict; a deadline after the grid neither
+    quiet = st_array(["not_judged"] * 8)
+    assert (deadline_verdicts(quiet, d, GRID) == -1).all()
+    assert (deadline_verdicts(st_array(["met"] * 8), np.full(8, day(2022, 1, 1)), GRID) == -1).all()
+
+
+def test_yearly_cycles_stop_at_the_deadline():
+    # each county at least one a year, 2019 only (deadline 2019-12-31 = the plan's end): 2020 is no new
+    # cycle — its quarters belong to 2019, missed there, and met late once the count is reached
+    t = target(comparator=">=", value=1, eval="count", level="county", recurrence="yearly",
+               start=dt.date(2019, 1, 1), deadline=dt.date(2019, 12, 31))
+    cyc = cycles(t, GRID, PLAN)
+    assert cyc.code.tolist() == [2019 * 4] * 8 and set(cyc.deadline.tolist()) == {day(2019, 12, 31)}
+    assert cycle_label("yearly", 2019 * 4) == "2019" and cycle_label("quarterly", 2021 * 4 + 1) == "2021Q2"
+    x = np.array([[0.0, 0, 0, 0, 0, 1, 1, 1]])
+    out = judge_values(x, EVERYWHERE, t, PLAN, GRID, ST, (0, None), done_style=True)
+    verdict = deadline_verdicts(out["status"], cyc.deadline, GRID)
+    assert names(out["status"]) == ["on_track", "on_track", "on_track", "missed", "missed", "met_late", "met_late",
+                                    "met_late"]
+    assert verdict[0].tolist() == [-1, -1, -1] + [STATUSES.index("missed")] * 5
+    # quarterly cycles from 2019Q2 to 2019Q4: each quarter due at its end, the verdict per cycle
+    q = target(comparator=">=", value=1, eval="count", level="county", recurrence="quarterly",
+               start=dt.date(2019, 4, 1), deadline=dt.date(2019, 12, 31))
+    qc = cycles(q, GRID, PLAN)
+    assert [cycle_label("quarterly", c) for c in qc.code] == ["2019Q2", "2019Q2", "2019Q3"] + ["2019Q4"] * 5
+    assert qc.deadline[1] == day(2019, 6, 30) and qc.deadline[2] == day(2019, 9, 30)
+    y = np.array([[NAN, 1, 0, 1, 1, 1, 1, 1]])
+    qout = judge_values(y, EVERYWHERE, q, PLAN, GRID, ST, (0, None), done_style=True)
+    qv = deadline_verdicts(qout["status"], qc.deadline, GRID)
+    assert names(qout["status"])[1:4] == ["met", "missed", "met"]
+    assert [STATUSES[v] if v >= 0 else None for v in qv[0, 1:4]] == ["met", "missed", "met"]
+
+
+def test_stable_is_judged_against_the_plan_start_not_year_on_year():
+    # 保持基本稳定 within 1 point: a share drifting down 0.225 pp a quarter (0.9 pp a year)
+    x = np.array([[20 - 0.225 * i for i in range(8)]])
+    stable = target(comparator="not_falling", value=None, tolerance=1, eval="trend", baseline="plan_start",
+                    deadline=dt.date(2021, 12, 31))
+    out = judge_trend(x, EVERYWHERE, stable, PLAN, GRID, ST, (0, 100))
+    # 2020Q1 is 0.9 below the 2019Q1 value (met); 2020Q2 1.125 below (lagging: the second year)
+    assert names(out["status"]) == ["no_data", "met", "met", "met", "met", "lagging", "lagging", "lagging"]
+    assert out["regressing"][0].tolist() == [False] * 5 + [True] * 3
+    assert out["baseline_value"][0].tolist() == [20.0] * 8 and out["baseline_col"][0].tolist() == [0] * 8
+    assert out["target_value"][0, 5] == pytest.approx(19.0)
+    # the same drift year on year falls 0.9 a year: met for ever
+    yearly = target(comparator="not_falling", value=None, tolerance=1, eval="trend", deadline=dt.date(2021, 12, 31))
+    assert names(judge_trend(x, EVERYWHERE, yearly, PLAN, GRID, ST, (0, 100))["status"])[4:] == ["met"] * 4
+    # at the deadline: met or missed by the first test (2.0 below at 2020Q4 → missed)
+    due = stable.model_copy(update={"deadline": dt.date(2020, 12, 31)})
+    x2 = np.array([[20.0, 20, 20, 20, 20, 20, 20, 18]])
+    assert names(judge_trend(x2, EVERYWHERE, due, PLAN, GRID, ST, (0, 100))["status"])[-1] == "missed"
+
+
+def test_plan_start_value_is_the_last_quarter_before_the_start():
+    grid = Grid(quarters("2018Q3", "2019Q4"))
+    x = np.array([[9.0, 10, 11, 10, 9, 12], [NAN, NAN, 7, 8, 7, 7]])
+    assert plan_start_reference(x, grid, dt.date(2019, 1, 1)).tolist() == [1, 2]     # 2018Q4, else 2019Q1
+    rising = target(comparator="rising", value=None, eval="trend", baseline="plan_start", deadline=dt.date(2021, 12, 31))
+    out = judge_trend(x, np.ones((2, 6), bool), rising, PLAN, grid, ST, (0, None))
+    # against 10 (2018Q4): 11 up, 10 flat, 9 down, 12 up; against 7 (2019Q1): 8 up, 7 flat, 7 flat
+    assert [STATUSES[s] for s in out["status"][0, 2:]] == ["met", "lagging", "severely_lagging", "met"]
+    assert [STATUSES[s] for s in out["status"][1, 2:]] == ["no_data", "met", "lagging", "lagging"]
+    assert out["regressing"][0, 4] and not out["regressing"][1].any()
+    falling = rising.model_copy(update={"comparator": "falling"})
+    down = judge_trend(x, np.ones((2, 6), bool), falling, PLAN, grid, ST, (0, None))
+    assert [STATUSES[s] for s in down["status"][0, 2:]] == ["severely_lagging", "lagging", "met", "severely_lagging"]
+
+
+def test_task_items_take_the_worst_and_an_item_after_another_waits_for_it():
+    # a pilot launched by 2019-12-31, closed three years after its launch
+    t = target(comparator="done_by", value=None, indicator=None, eval="milestone", level="province",
+               lead=["民政厅"], deadline=dt.date(2019, 12, 31))
+    known = np.ones((1, 8), bool)
+    launch_done = np.array([day(2020, 2, 1)])
+    launch = judge_milestone(launch_done, known, known, dt.date(2019, 12, 31), t, PLAN, GRID, ST)
+    due = day(2023, 2, 1)
+    close_deadline = np.where(launch_done[:, None] <= GRID.end[None, :], due, NAN)
+    close = judge_milestone(np.array([NAN]), known, known, close_deadline, t, PLAN, GRID, ST)
+    assert names(close["status"]) == ["on_track"] * 8           # no deadline before the launch, then far ahead
+    assert np.isnan(close["deadline"][0, 3]) and close["deadline"][0, 4] == due
+    both = combine_items([launch, close])
+    # the worst item: the launch due soon → overdue → on track (launched late, closing not due)
+    assert names(both["status"]) == ["on_track", "on_track", "on_track", "due_soon"] + ["on_track"] * 4
+    assert both["pi"][0].tolist() == [0, 0, 0, 0, 0.5, 0.5, 0.5, 0.5] and not both["done_all"].any()
+    assert names(combine_worst([st_array(["met", "met", "met_late"])[0],
+                                st_array(["met", "met_late", "lagging"])[0]])[None]) == ["met", "met_late", "lagging"]
+
+
+def test_a_strive_target_reads_strive_and_unmet_when_missed():
+    assert status_label("missed", strive=True) == "力争目标未实现"
+    assert status_label("on_track", strive=True) == "进度正常(力争目标)"
+    assert status_label("missed") == "已逾期未达标" and status_label("incomplete") == "数据不全"
+    assert status_label("not_judged") == "不判定" and status_label("met_late") == "逾期完成"

@@ -192,6 +192,27 @@ def test_registry_loads_the_files(region, tmp_path):
         n_shapes = con.execute("SELECT count(*) FROM unit_shapes").fetchone()[0]
         assert n_shapes == 1 + 4 + 41  # the city, its counties and townships have boundaries
         city = con.execute("SELECT population, elderly_population FROM units WHERE code = '439900000000'").fetchone()
-        assert city == (973525, 245320)
+        assert city == (976717, 245548)
+        # committee types from the codes: 30 居委会 (社区) — 17 in the 街道, 13 in 镇 (4 in the county
+        # seats, 9 town-seat 居委会) — and 484 村委会
+        types = dict(con.execute("SELECT committee_type, count(*) FROM units WHERE level = 'village' "
+                                 "GROUP BY 1").fetchall())
+        assert types == {"居委会": 30, "村委会": 484}
+        in_towns = con.execute("SELECT count(*) FROM units v JOIN units t ON t.code = v.parent_code "
+                               "WHERE v.committee_type = '居委会' AND t.name LIKE '%镇'").fetchone()[0]
+        assert in_towns == 13
     finally:
         con.close()
+
+
+def test_town_seat_communities(region):
+    """About half of the 镇 other than a county seat have one town-seat 居委会 (镇区社区, suffix 001),
+    the rest of their units being 村 (suffix 200+); 乡 have none."""
+    units = _units(region)
+    towns = {u["code"]: u["name"] for u in units if u["level"] == "township"}
+    comm = Counter(u["parent_code"] for u in units if u["level"] == "village" and int(u["code"][9:]) < 200)
+    zhen = [c for c, n in towns.items() if n.endswith("镇")]
+    with_one = [c for c in zhen if comm[c] == 1]
+    assert len(with_one) >= 8 and all(comm[c] == 0 for c, n in towns.items() if n.endswith("乡"))
+    for c in with_one:
+        assert f"{c[:9]}001" in {u["code"] for u in units}

@@ -157,11 +157,14 @@ def test_trajectories_move_towards_the_targets(sim):
     orgs = [np.nanmean(np.concatenate([ts.village["social_orgs"][t] for ts in sim.townships.values()]))
             for t in (first, by_2020, last)]
     assert 2 <= orgs[0] <= 3.2 and orgs[0] < orgs[1] < orgs[2]
-    # the community ladder only goes up in a township that does not slip back
+    # the community ladder only goes up in a township that does not slip back (村 only: a 社区 —
+    # 居委会 — is no 农村社区 and has no type)
     order = {v: i for i, v in enumerate(["薄弱型", "提升型", "完善型", "示范型"])}
     steady = [ts for ts in sim.townships.values() if ts.kind != "stalling"]
     for ts in steady:
-        rank = np.vectorize(order.get)(ts.village["community_type"])
+        villages = np.array([int(code[9:]) >= 200 for code, _ in ts.villages])
+        assert all(v is None for v in ts.village["community_type"][:, ~villages].ravel()), ts.code
+        rank = np.vectorize(order.get)(ts.village["community_type"][:, villages])
         assert (np.diff(rank, axis=0) >= 0).all(), ts.code
 
 
@@ -277,6 +280,8 @@ def _stored_equals_simulated(con, sim, township: str, period: str, township_shee
             g = None if g is None or (isinstance(g, float) and np.isnan(g)) or str(g) in ("<NA>", "NaT") else g
             if fields[fid].type == "bool" and v is not None:
                 v = v == "是"
+            elif fields[fid].type == "date" and g is not None:
+                g = g.date()
             assert g == v, (township, period, rec["village_code"], fid, g, v)
     town = stored["township"].to_dict("records")
     if not township_sheet:
@@ -429,3 +434,27 @@ def test_init_builds_the_whole_history_and_is_idempotent(registry_db, sim, tmp_p
     finally:
         con.close()
     print(f"init: first run {first_s:.1f} s, second run {second_s:.1f} s")
+
+
+def test_communities_have_values_of_their_own(sim):
+    """The sample's 社区 (居委会: 街道, county seats and town seats) report what a residents' committee
+    has — many social organisations, no first secretary, no poverty or weak-economy flag, no
+    demonstration-village title, no 农村社区 type, no autonomy pilot — so that a 村 target and a
+    村(社区) target differ on the sample."""
+    last = sim.periods.index("2025Q4")
+    orgs = {True: [], False: []}
+    for ts in sim.townships.values():
+        comm = np.array([int(code[9:]) < 200 for code, _ in ts.villages])
+        if not comm.any():
+            continue
+        for fid in ("has_first_secretary", "flag_poor", "flag_weak_economy", "flag_weak_party_org",
+                    "weak_help_designated"):
+            assert not ts.village[fid][:, comm].any(), (ts.code, fid)
+        assert set(ts.village["demo_village_level"][:, comm].ravel()) == {"无"}, ts.code
+        assert set(ts.village["autonomy_pilot_theme"][:, comm].ravel()) == {"无"}, ts.code
+        assert all(v is None for v in ts.village["community_type"][:, comm].ravel()), ts.code
+        for is_comm in (True, False):
+            orgs[is_comm] += list(ts.village["social_orgs"][last, comm == is_comm])
+    n_comm = sum(int(code[9:]) < 200 for ts in sim.townships.values() for code, _ in ts.villages)
+    assert n_comm == 30
+    assert np.nanmean(orgs[True]) > 1.5 * np.nanmean(orgs[False])

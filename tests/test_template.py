@@ -215,6 +215,59 @@ def test_township_sheet_and_instructions(sample):
     assert row[2].value == "人" and "≥0 的整数" in row[4].value
 
 
+def test_fields_of_issue_9_in_the_template(sample):
+    """The fields added for issue 9 (election dates, 年份 fields, township flows…) come from fields.yaml
+    with their checks, fit their columns, and are explained on 填报说明."""
+    from pipelines.textwidth import text_width
+    path, _, _ = sample
+    meta = read_meta(path)
+    wb = load_workbook(path)
+    assert meta["template_version"] == catalog().template_version == "2025.1"
+    new_village = ["committee_election_date", "demo_village_district_year", "leadership_avg_age",
+                   "autonomy_pilot_theme", "village_party_members", "has_power_list"]
+    new_township = ["township_institution_beds", "rural_requests", "has_public_legal_station",
+                    "demo_town_national_applied_year"]
+    assert set(new_village) <= set(VILLAGE_IDS) and VILLAGE_IDS[-1] == "remarks"     # 备注 stays last
+    assert set(new_township) <= set(TOWNSHIP_IDS)
+
+    for sheet, key, ids in (("村级情况", "village", VILLAGE_IDS), ("乡镇情况", "township", TOWNSHIP_IDS)):
+        ws = wb[sheet]
+        header, first = int(meta[f"{key}_header_row"]), int(meta[f"{key}_first_row"])
+        col = {fid: i for i, fid in enumerate(ids, start=1)}
+
+        def dv(fid, ws=ws, first=first, col=col):
+            return _validation_of(ws, f"{ws.cell(first, col[fid]).column_letter}{first}")
+        if key == "village":
+            assert dv("committee_election_date").type == "date"
+            assert dv("demo_village_district_year").type == "whole"
+            assert (dv("demo_village_district_year").formula1, dv("demo_village_district_year").formula2) == ("0", "2100")
+            assert dv("autonomy_pilot_theme").formula1 == '"无,民主协商,民主监督,三治融合,场景营造,乡风文明"'
+            assert dv("leadership_avg_age").type == "decimal"
+        else:
+            assert dv("rural_requests").type == "whole" and dv("has_public_legal_station").type == "list"
+        # every header fits its column in the header row's lines (≈ 14 points a line)
+        height = ws.row_dimensions[header].height
+        for c in ws[header]:
+            width = ws.column_dimensions[c.column_letter].width
+            lines = -(-text_width(c.value) // (width - 2))
+            assert 8 <= width <= 28 and 14 * lines + 8 <= height, (sheet, c.value, width, height)
+
+    info = wb[INFO_SHEET]
+    rows = {r[0].value: r for r in info.iter_rows() if r[0].value}
+    text = "\n".join(str(c.value) for row in info.iter_rows() for c in row if c.value is not None)
+    flows = next(line for line in text.splitlines() if "流量" in line and "时点数" in line)
+    assert "“本季度安葬总数”" in flows and "“本季度农民诉求受理件数(接诉即办)”" in flows    # township flows too
+    assert "“……年份”栏目" in text and "填 0" in text
+    assert "本季度发生数" in rows["rural_requests"][4].value
+    assert "未获该称号的填0" in rows["demo_village_district_year"][4].value
+    assert rows["committee_election_date"][3].value == "日期"
+    assert "村级情况表" in rows["party_members"][4].value                          # superseded by the village count
+    for fid in new_village + new_township:   # rows tall enough for their requirement text (column E, width 70)
+        r = rows[fid]
+        lines = max(1, -(-text_width(r[4].value) // 68), -(-text_width(r[1].value) // 28))
+        assert info.row_dimensions[r[0].row].height >= 14 * lines, fid
+
+
 # ------------------------------------------------------------------ errors
 
 def test_input_errors(con, tmp_path):

@@ -35,22 +35,22 @@ data = polygons if level != "village" else units
 data = maps.with_progress(data, progress, info)
 data, legend = maps.colour_rows(data, mode, info["lower_is_better"])
 if level == "village":
-    shade = polygons.assign(fill=[[235, 235, 235, 120]] * len(polygons), value_text="", target_text="",
-                            status_text="", pace_text="")
+    shade = polygons.assign(fill=[[235, 235, 235, 120]] * len(polygons), **{c: "" for c in maps.TEXT_COLUMNS})
     deck = maps.deck(shade, data)
 else:
     deck = maps.deck(data)
 st.pydeck_chart(deck, height=560, key="progress_map")
 st.markdown(maps.legend_html(legend, info["unit"]), unsafe_allow_html=True)
-st.caption(f"{info['title']}:目标 {info['target_text']},截止 {ui.fmt_date(info['deadline'])}。"
-           "地图不加载底图(离线可用);鼠标停在区域上可看名称、数值、目标和状态。")
+st.caption(f"{info['title']}:目标 {info['target_text']},截止 {ui.fmt_date(info['deadline'])};"
+           f"判定层级:{info['judged_at_zh']}。"
+           "地图不加载底图(离线可用);鼠标停在区域上可看名称、数值、报送、目标和状态。")
 if not view.has_returns:
     ui.catalogue_warning("DSH003")
     st.page_link(ui.UPLOAD_PAGE, label="前往「数据上报」上传报表", icon="📤")
 
-table = data[["code", "name", "value_text", "target_text", "status_text", "pace_text"]].rename(columns={
-    "code": "统计用区划代码", "name": "名称", "value_text": "数值", "target_text": "目标", "status_text": "状态",
-    "pace_text": "完成进度 / 序时进度"})
+table = data[["code", "name", "value_text", "coverage_text", "target_text", "status_text", "pace_text"]].rename(columns={
+    "code": "统计用区划代码", "name": "名称", "value_text": "数值", "coverage_text": "报送", "target_text": "目标",
+    "status_text": "状态", "pace_text": "完成进度 / 序时进度"})
 with st.expander(f"{ui.level_zh(level)}明细({len(table)} 个)"):
     ui.table(table, f"进度地图_{info['title']}_{view.scope_name}", "map_table",
              title=f"{info['title']} · {view.scope_name} · 截至{ui.fmt_period(view.asof)}")

@@ -17,7 +17,8 @@ if not milestones:
     st.stop()
 
 BG = {"due_soon": "#dbeafe", "lagging": "#fef9c3", "severely_lagging": "#fee2e2", "missed": "#fee2e2",
-      "met": "#dcfce7", "met_late": "#ccfbf1", "on_track": "#f0fdf4", "no_data": "#f3f4f6"}
+      "met": "#dcfce7", "met_late": "#ccfbf1", "on_track": "#f0fdf4", "no_data": "#f3f4f6", "incomplete": "#e5e7eb",
+      "not_judged": "#f1f5f9"}
 st.markdown(" ".join(f'<span style="background:{BG[k]};padding:2px 8px;border-radius:4px;margin-right:6px">'
                      f'{ui.status_zh(k)}</span>' for k in ("due_soon", "lagging", "severely_lagging", "met", "on_track",
                                                            "no_data"))
@@ -39,6 +40,7 @@ for col, key in zip(cols, ("severely_lagging", "lagging", "due_soon", "on_track"
 
 tasks = {t.id: t for t in milestones}
 keep = st.multiselect("只看这些状态", [k for k in ui.STATUS_ORDER if k in set(frame["status"])], key="ms_status",
+                      placeholder="全部状态",
                       format_func=ui.status_zh)
 
 
@@ -54,23 +56,24 @@ for t in milestones:
     top = rows[rows["level"] != "department"]
     head = top[top["unit_code"] == view.scope] if (top["unit_code"] == view.scope).any() else top.head(1)
     status = head["status"].iloc[0] if len(head) else "no_data"
+    words = ui.row_status_zh(head.iloc[0]) if len(head) else ui.status_zh(status)
     overview_rows.append({"编号": t.id, "任务": t.title, "牵头单位": "、".join(t.lead) or "—",
-                          "参与单位": "、".join(t.partners) or "—", "截止日期": t.deadline, "状态": ui.status_zh(status),
+                          "参与单位": "、".join(t.partners) or "—", "截止日期": t.deadline, "状态": words,
                           "_status": status})
     detail = rows[rows["level"] == "department"] if (rows["level"] == "department").any() else rows[
         rows["unit_code"] != view.scope]
     if keep and status not in keep and not detail["status"].isin(keep).any():
         continue
-    with st.expander(f"{t.title} · 截止 {ui.fmt_date(t.deadline)} · {ui.status_zh(status)}",
+    with st.expander(f"{t.title} · 截止 {ui.fmt_date(t.deadline)} · {words}",
                      expanded=status in ("severely_lagging", "lagging", "due_soon")):
-        st.markdown(f"{ui.status_badge(status)} **{t.clause}** {t.source_clause}", unsafe_allow_html=True)
+        st.markdown(f"{ui.status_badge(status, text=words)} **{t.clause}** {t.source_clause}", unsafe_allow_html=True)
         if t.lead:
             st.caption(f"牵头:{'、'.join(t.lead)};参与:{'、'.join(t.partners) or '—'}")
         if detail.empty:
             continue
         table = pd.DataFrame({
             "责任单位" if t.lead else "单位": detail["unit_name"],
-            "状态": detail["status"].map(ui.status_zh),
+            "状态": [ui.row_status_zh(r) for r in detail.to_dict("records")],
             "进展": detail["task_status"] if "task_status" in detail else None,
             "说明": detail["note"] if "note" in detail else None,
             "距截止(天)": detail["days_to_deadline"].round(0),

@@ -7,8 +7,7 @@ from dashboard import charts, queries, ui
 
 view = ui.view()
 ui.page_header("总览", view)
-if not view.has_returns:
-    ui.empty_returns()
+ui.require_returns(view)
 
 rows = queries.status(view.plan, view.asof, view.scope, view.scope_level, view.basis)
 rows = rows[rows["unit_code"] == view.scope] if not rows.empty else rows
@@ -28,13 +27,17 @@ if child is None or child.empty:
 
 # ------------------------------------------------------------------ headline counts
 counts = rows["status"].value_counts()
-cols = st.columns(len(ui.STATUS_ORDER))
-for col, key in zip(cols, ui.STATUS_ORDER):
+shown_statuses = [k for k in ui.STATUS_ORDER if counts.get(k, 0) or k in ("missed", "severely_lagging", "lagging",
+                                                                          "on_track", "met")]
+cols = st.columns(len(shown_statuses))
+for col, key in zip(cols, shown_statuses):
     col.markdown(f'<div style="font-size:13px;color:#555">{ui.status_badge(key)}</div>'
                  f'<div style="font-size:26px;font-weight:600">{int(counts.get(key, 0))}</div>',
                  unsafe_allow_html=True)
 st.caption(f"{view.scope_name}的 {len(rows)} 项目标按状态计数(截至{ui.fmt_period(view.asof)})。"
-           "序时进度 = 已过时间占规划期的比例;完成进度 = 已完成的变化占所需变化的比例。")
+           "序时进度 = 已过时间占规划期的比例;完成进度 = 已完成的变化占所需变化的比例;"
+           "数据不全 = 报送单位不足应报的 "f"{queries.min_coverage():.0%},不作达标与否的结论;"
+           "不判定 = 规划只在其他层级判定,本层级数值仅供参考。")
 
 
 # ------------------------------------------------------------------ drill-down into one target
@@ -46,29 +49,36 @@ def _choose(tid: str) -> None:
 labels = dict(zip(rows["target"], rows["target_title"]))
 st.subheader("目标详情")
 target = ui.target_picker(list(rows["target"]), labels, key="ov_target", label="选择目标查看详情")
-row = rows.set_index("target").loc[target]
+row = rows[rows["target"] == target].iloc[0]
 info = queries.target_info(target)
 d1, d2, d3, d4 = st.columns([1.2, 1.6, 1.2, 1])
 last = ui.fmt_period(row["last_period"]) if isinstance(row["last_period"], str) else "—"
-d1.metric("当前值", ui.fmt_num(row["value"], row["unit"]), help=f"最近一期数据:{last}")
+cover = ui.coverage_note(row)
+d1.metric("当前值(暂定)" if cover else "当前值", ui.fmt_num(row["value"], row["unit"]),
+          help=f"最近一期数据:{last}" + (f";{cover},数值为暂定" if cover else ""))
 for col, label, text in ((d2, "目标", row["target_text"]), (d3, "截止日期", ui.fmt_date(row["deadline"])),
-                         (d4, "状态", ui.status_badge(row["status"]))):
+                         (d4, "状态", ui.status_badge(row["status"], text=ui.row_status_zh(row)))):
     col.markdown(f'<div style="font-size:14px;color:#555">{label}</div>'
                  f'<div style="font-size:20px;font-weight:600;padding-top:6px">{text}</div>', unsafe_allow_html=True)
 st.markdown(ui.pace_bars(row["pi"], row["tau"], ui.status_hex(row["status"])), unsafe_allow_html=True)
+if cover:
+    st.caption(f"数值为暂定:{cover}。")
 st.caption(f"{info['clause']} “{info['source_clause']}”")
+st.caption(f"解读:{info['reading']}")
 sub = child[child["target"] == target]
 if not sub.empty:
     by = sub["status"].value_counts()
     st.markdown(f"**{ui.level_zh(view.child_level)}({len(sub)} 个)**:" + " · ".join(
         f"{ui.status_badge(k)} {int(by[k])}" for k in ui.STATUS_ORDER if k in by), unsafe_allow_html=True)
+    recs = sub.to_dict("records")
     detail = sub.assign(
-        状态=sub["status"].map(ui.status_zh), 数值=[ui.fmt_num(v, u) for v, u in zip(sub["value"], sub["unit"])],
+        状态=[ui.row_status_zh(r) for r in recs], 数值=[ui.fmt_num(v, u) for v, u in zip(sub["value"], sub["unit"])],
+        报送=[ui.coverage_note(r) or "齐全" for r in recs],
         完成进度=sub["pi"] * 100, 序时进度=sub["tau"] * 100,
     ).rename(columns={"unit_code": "代码", "unit_name": "名称", "gap_pp": "差距(百分点)", "target_text": "目标"})
     detail["_o"] = detail["status"].map({k: i for i, k in enumerate(ui.STATUS_ORDER)})
-    detail = detail.sort_values(["_o", "差距(百分点)"])[["代码", "名称", "数值", "目标", "状态", "完成进度", "序时进度",
-                                                          "差距(百分点)"]]
+    detail = detail.sort_values(["_o", "差距(百分点)"])[["代码", "名称", "数值", "报送", "目标", "状态", "完成进度",
+                                                          "序时进度", "差距(百分点)"]]
     ui.table(detail, f"{info['title']}_{view.scope_name}_{view.asof}", "ov_detail",
              title=f"{info['title']} · {view.scope_name}下辖{ui.level_zh(view.child_level)} · 截至{ui.fmt_period(view.asof)}",
              column_config={"完成进度": st.column_config.NumberColumn(format="%.1f%%"),
@@ -93,10 +103,13 @@ for start in range(0, len(records), per_row):
     for col, r in zip(st.columns(per_row), records[start:start + per_row]):
         with col.container(border=True):
             colour = ui.status_hex(r["status"])
+            cover = ui.coverage_note(r)
+            provisional = (f'<span style="font-size:12px;font-weight:400;color:#555"> 暂定 · {cover}</span>'
+                           if cover else "")
             st.markdown(f'<div style="font-weight:600;min-height:42px">{r["target_title"]}</div>'
-                        f'<div>{ui.status_badge(r["status"])}'
-                        f'{" · 倒退" if r.get("regressing") else ""}{" · 数据不足" if r.get("low_confidence") else ""}</div>'
-                        f'<div style="font-size:22px;font-weight:600">{ui.fmt_num(r["value"], r["unit"])}</div>'
+                        f'<div>{ui.status_badge(r["status"], text=ui.row_status_zh(r))}'
+                        f'{" · 倒退" if r.get("regressing") else ""}{" · 数据点少" if r.get("low_confidence") else ""}</div>'
+                        f'<div style="font-size:22px;font-weight:600">{ui.fmt_num(r["value"], r["unit"])}{provisional}</div>'
                         f'<div style="font-size:12px;color:#555">目标 {r["target_text"]} · 截止 {ui.fmt_date(r["deadline"])}</div>',
                         unsafe_allow_html=True)
             st.markdown(ui.pace_bars(r["pi"], r["tau"], colour), unsafe_allow_html=True)
@@ -115,7 +128,8 @@ with st.expander("全部目标一览(可下载)"):
     table = pd.DataFrame({
         "编号": rows["target"], "目标": rows["target_title"],
         "当前值": [ui.fmt_num(v, u) for v, u in zip(rows["value"], rows["unit"])],
-        "目标值": rows["target_text"], "截止日期": rows["deadline"], "状态": rows["status"].map(ui.status_zh),
+        "报送": [ui.coverage_note(r) or "齐全" for r in records],
+        "目标值": rows["target_text"], "截止日期": rows["deadline"], "状态": [ui.row_status_zh(r) for r in records],
         "完成进度(%)": (rows["pi"] * 100).round(1), "序时进度(%)": (rows["tau"] * 100).round(1),
         "差距(百分点)": rows["gap_pp"].round(1), "数据点数": rows["points"],
     })

@@ -28,11 +28,11 @@ names: dict[str, str] = {}
 default: list[str] = []
 if not child.empty:
     latest = child[child["period"] == child["period"].max()]
-    order = latest.assign(_o=latest["status"].map({k: i for i, k in enumerate(ui.STATUS_ORDER)})).sort_values(
-        ["_o", "gap_pp"])
+    order = queries.laggard_order(latest)
     names = dict(zip(order["unit_code"], order["unit_name"]))
     default = list(order["unit_code"][:3])
 chosen = st.multiselect(f"对比的{ui.level_zh(view.child_level)}(默认:最落后的 3 个)", list(names), default=default,
+                        placeholder="选择单位",
                         format_func=names.get, key=f"trend_units_{view.scope}_{target}", max_selections=9) \
     if names else []
 
@@ -41,21 +41,27 @@ series = {names[c]: child[child["unit_code"] == c] for c in chosen}
 fig = charts.trend_figure(scope_hist, series, info, view.scope_name, unit)
 st.plotly_chart(fig, config=ui.plotly_config(f"趋势_{info['title']}_{view.scope_name}"), key="trend_chart")
 st.caption("黑色粗线为所选范围;灰色点线为序时进度线(从基期值匀速到截止日达到目标);橙色虚线为按当前速度预计的走势;"
-           "红色竖线为截止日期。图右上角工具栏可下载 PNG 图片。")
+           "红色竖线为截止日期;空心点为暂定值(报送单位不齐)。图右上角工具栏可下载 PNG 图片。")
 
 if not scope_hist.empty:
     last = scope_hist.sort_values("period").iloc[-1]
+    cover = ui.coverage_note(last)
+    st.markdown(f"{ui.fmt_period(last['period'])}:" + ui.status_badge(last["status"], text=ui.row_status_zh(last))
+                + (f" · 暂定值({cover})" if cover else ""), unsafe_allow_html=True)
     k1, k2, k3, k4 = st.columns(4)
-    k1.metric("最新值", ui.fmt_num(last["value"], unit), help=ui.fmt_period(last["period"]))
+    k1.metric("最新值(暂定)" if cover else "最新值", ui.fmt_num(last["value"], unit),
+              help=ui.fmt_period(last["period"]) + (f";{cover}" if cover else ""))
     k2.metric("完成进度 / 序时进度", f"{ui.fmt_pct(last['pi'], 0)} / {ui.fmt_pct(last['tau'], 0)}")
     k3.metric("预计到截止日", ui.fmt_num(last["projected"], unit))
     k4.metric("每季度还需", ui.fmt_num(last["rate_required"], unit))
 
 rows = pd.concat([scope_hist] + list(series.values()), ignore_index=True)
 if not rows.empty:
+    recs = rows.to_dict("records")
     table = pd.DataFrame({
         "单位": rows["unit_name"], "季度": rows["period"].map(ui.fmt_period), "数值": rows["value"],
-        "目标值": rows["target_value"], "状态": rows["status"].map(ui.status_zh),
+        "报送": [ui.coverage_note(r) or "齐全" for r in recs],
+        "目标值": rows["target_value"], "状态": [ui.row_status_zh(r) for r in recs],
         "完成进度(%)": (rows["pi"] * 100).round(1), "序时进度(%)": (rows["tau"] * 100).round(1),
         "预计到截止日": rows["projected"],
     })

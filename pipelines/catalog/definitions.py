@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from pipelines.errors import CatalogError
 from pipelines.catalog.expressions import Compiled, ExpressionError, compile_expression
-from pipelines.units import LEVELS
+from pipelines.units import LEVEL_RANK, LEVELS
 from pipelines.resources import project_dir, relative, schemas_dir
 
 ROOT = project_dir()           # the checkout, or the current directory for a wheel install (pipelines.resources)
@@ -26,21 +26,32 @@ SCHEMAS_DIR = schemas_dir()    # schemas/ of the checkout, the package data, or 
 
 Level = Literal[LEVELS]  # the levels of pipelines.units, the one list of them
 EvalKind = Literal["aggregate", "every_unit", "count", "milestone", "trend", "band"]
-Comparator = Literal[">=", ">", "<=", "<", "==", "between", "about", "rising", "not_falling", "done_by"]
+Comparator = Literal[">=", ">", "<=", "<", "==", "between", "about", "rising", "not_falling", "falling", "done_by"]
 FieldType = Literal["code", "text", "int", "number", "bool", "enum", "date"]
 SheetKey = Literal["village", "township", "county"]
 Window = Literal["quarter_end", "year_to_date"]
+# which village-level units a target counts: 村 → 村委会, 社区 → 居委会, 村(社区) → both (issue 9 §1)
+Population = Literal["村", "社区", "村(社区)"]
+# the one level that gets a status; ``scope`` = each scope unit of the plan (its scope and settings.applies)
+JudgedAt = Literal["scope", "province", "city", "county", "township", "village"]
+# which township rows count: 乡镇 = codes with digits 7–9 in 100–399 (镇, 乡); 乡镇(街道) = every township
+TownshipKind = Literal["乡镇", "乡镇(街道)"]
+Recurrence = Literal["yearly", "quarterly"]
+TrendBaseline = Literal["previous_year", "plan_start"]
+POPULATIONS: tuple[str, ...] = get_args(Population)
+JUDGED_AT: tuple[str, ...] = get_args(JudgedAt)
+TOWNSHIP_KINDS: tuple[str, ...] = get_args(TownshipKind)
 EVAL_KINDS: tuple[str, ...] = get_args(EvalKind)
 COMPARATORS: tuple[str, ...] = get_args(Comparator)
 COMPARATOR_ZH = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "=", "between": "介于", "about": "约",
-                 "rising": "逐年提高", "not_falling": "保持稳定", "done_by": "按期完成"}
+                 "rising": "逐年提高", "not_falling": "保持稳定", "falling": "下降", "done_by": "按期完成"}
 # which comparators each evaluation kind admits (a rule across two fields: checked in Target._consistent)
 _EVAL_COMPARATORS = {
     "aggregate": {">=", ">", "<=", "<", "=="},
     "every_unit": {">=", ">", "<=", "<", "=="},
     "count": {">=", ">", "<=", "<", "==", "between"},
     "milestone": {"done_by"},
-    "trend": {"rising", "not_falling"},
+    "trend": {"rising", "not_falling", "falling"},
     "band": {"about", "between"},
 }
 SHEET_OF_LEVEL = {"village": "village", "township": "township", "county": "county"}
@@ -122,7 +133,11 @@ class Indicator(_Model):
     """A ratio of sums over the rows of one sheet: Σ numerator / Σ denominator × factor.
 
     Without a denominator the value is Σ numerator × factor (a total or a count).
-    ``among`` restricts the rows counted (e.g. only flagged villages).
+    ``among`` restricts the rows counted (e.g. only flagged villages). ``plus`` maps another sheet
+    (``township``, ``county``) to a numeric expression whose sums over that sheet's rows are added to
+    the numerator of every unit containing them (beds or staff reported above the village); the
+    denominator and ``among`` stay on ``source``. Its compiled expressions are in ``compiled_plus``
+    (sheet → Compiled), apart from ``compiled`` because they read another sheet's fields.
     """
 
     id: str
@@ -136,28 +151,94 @@ class Indicator(_Model):
     window: Window = "quarter_end"
     bounds: tuple[float | None, float | None] = (0.0, None)
     description: str = ""
+    plus: dict[Literal["township", "county"], str] | None = None
 
     compiled: dict[str, Compiled] = Field(default_factory=dict, exclude=True)
+    compiled_plus: dict[str, Compiled] = Field(default_factory=dict, exclude=True)
+
+    @model_validator(mode="after")
+    def _plus_elsewhere(self) -> "Indicator":
+        if self.plus is not None:
+            if not self.plus:
+                raise ValueError("plus 不能为空(写 township 或 county 的表达式)")
+            if self.source in self.plus:
+                raise ValueError(f"plus 不能再写数据来源表 {self.source} 本身")
+        return self
 
     @property
     def fields(self) -> frozenset[str]:
-        """Every field the indicator's expressions read."""
+        """Every field of the ``source`` sheet the indicator's expressions read (not those of ``plus``)."""
         out: set[str] = set()
         for c in self.compiled.values():
             out |= c.fields
         return frozenset(out)
 
+    @property
+    def plus_fields(self) -> dict[str, frozenset[str]]:
+        """Sheet → the fields its ``plus`` expression reads (empty without ``plus``)."""
+        return {sheet: frozenset(c.fields) for sheet, c in self.compiled_plus.items()}
+
+
+class RelativeDeadline(_Model):
+    """A per-unit deadline: the unit's own date ``field`` (same sheet) plus ``days``, inclusive."""
+
+    field: str
+    days: int = Field(ge=0)
+
 
 class MilestoneField(_Model):
-    """A date field whose first report by the deadline settles a milestone."""
+    """A date field whose first report by the deadline settles a milestone.
+
+    With ``after`` each unit's deadline is its own ``after.field`` + ``after.days``; ``deadline`` is then
+    the nominal one, used for a unit whose ``after.field`` is still blank at it.
+    """
 
     field: str
     deadline: dt.date
     label: str = ""
+    after: RelativeDeadline | None = None
+
+
+class ItemAfter(_Model):
+    """An item's deadline relative to another item: the done date of ``item`` plus an offset."""
+
+    item: str
+    years: int | None = Field(default=None, ge=1)
+    months: int | None = Field(default=None, ge=1)
+    days: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_offset(self) -> "ItemAfter":
+        given = [k for k in ("years", "months", "days") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("after 须且只须写 years、months、days 之一")
+        return self
+
+
+class TaskItem(_Model):
+    """One deliverable of a task, reported on the task sheet (task_id + item) and judged on its own deadline."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    deadline: dt.date | None = None
+    after: ItemAfter | None = None
+
+    @model_validator(mode="after")
+    def _one_deadline(self) -> "TaskItem":
+        if (self.deadline is None) == (self.after is None):
+            raise ValueError(f"事项 {self.id} 须写 deadline(截止日期)或 after(相对另一事项)之一")
+        return self
 
 
 class Target(_Model):
-    """A plan's target: the quoted clause, indicator, comparator, value, deadline, kind and level."""
+    """A plan's target: the quoted clause, indicator, comparator, value, deadline, kind and level.
+
+    Also how the plan's words are read (issue 9): ``population`` (村 / 社区 / 村(社区)), ``strive``
+    (the clause says 力争/争取), ``reading`` (one or two Chinese sentences), ``judged_at`` (the one
+    level that gets a status; required for trend and band), ``baseline`` (trend: previous year or plan
+    start), ``guideline`` (a planning norm: never judged), ``township_kind`` (乡镇 or 乡镇(街道)) and
+    ``items`` (a task's deliverables).
+    """
 
     id: str = Field(pattern=r"^[a-z]{2}-[a-z0-9-]+$")
     title: str
@@ -172,10 +253,18 @@ class Target(_Model):
     start: dt.date | None = None
     eval: EvalKind
     level: Level
-    recurrence: Literal["yearly"] | None = None
+    recurrence: Recurrence | None = None
     lead: list[str] = Field(default_factory=list)
     partners: list[str] = Field(default_factory=list)
     milestones: list[MilestoneField] = Field(default_factory=list)
+    items: list[TaskItem] = Field(default_factory=list)
+    population: Population
+    strive: bool = False
+    reading: str = Field(min_length=1)
+    judged_at: JudgedAt | None = None
+    baseline: TrendBaseline = "previous_year"
+    guideline: bool = False
+    township_kind: TownshipKind = "乡镇(街道)"
     note: str = ""
 
     @model_validator(mode="after")
@@ -194,7 +283,32 @@ class Target(_Model):
             raise ValueError(f"评价方式 {self.eval} 需要 indicator")
         if self.eval == "milestone" and not (self.lead or self.milestones):
             raise ValueError("milestone 需要 lead(牵头单位)或 milestones(报送日期字段)")
+        if not self.reading.strip():
+            raise ValueError("reading(目标解读)不能为空")
+        if self.eval in ("trend", "band") and self.judged_at is None:
+            raise ValueError(f"评价方式 {self.eval} 须写 judged_at(判定层级)")
+        if self.baseline != "previous_year" and self.eval != "trend":  # the default round-trips on any kind
+            raise ValueError("baseline(比较基期)只用于评价方式 trend")
+        if self.recurrence and self.start is None:
+            raise ValueError(f"重复周期 {self.recurrence} 须写 start(第一个周期的开始日期)")
+        if self.items:
+            if self.eval != "milestone" or not self.lead:
+                raise ValueError("items(任务事项)只用于写明 lead(牵头单位)的 milestone")
+            if self.milestones:
+                raise ValueError("items(任务事项)与 milestones(报送日期字段)不能同时写")
+            seen: set[str] = set()
+            for item in self.items:
+                if item.id in seen:
+                    raise ValueError(f"事项编号 {item.id} 重复")
+                if item.after is not None and item.after.item not in seen:
+                    raise ValueError(f"事项 {item.id} 的 after.item {item.after.item!r} 不是它之前的事项")
+                seen.add(item.id)
         return self
+
+    @property
+    def strive_zh(self) -> str:
+        """力争目标 for a strive target, else empty."""
+        return "力争目标" if self.strive else ""
 
     @property
     def lower_is_better(self) -> bool:
@@ -208,7 +322,7 @@ class Target(_Model):
             return f"{self.value[0]:g}–{self.value[1]:g}{self.unit}"
         if self.comparator == "about":
             return f"约 {self.value:g}{self.unit}(±{self.tolerance:g})"
-        if self.comparator in ("rising", "not_falling", "done_by"):
+        if self.comparator in ("rising", "not_falling", "falling", "done_by"):
             return COMPARATOR_ZH[self.comparator]
         return f"{COMPARATOR_ZH[self.comparator]} {self.value:g}{self.unit}"
 
@@ -255,6 +369,8 @@ class ProgressSettings(_Model):
     stale_after_quarters: int = 2
     milestone_due_soon_days: int = 7
     milestone_severe_after_days: int = 91
+    # share of the expected units that must have reported before any verdict (数据不全 below it)
+    min_coverage: float = Field(default=0.9, gt=0, le=1)
 
 
 class ReportingSettings(_Model):
@@ -333,7 +449,8 @@ def _rel(path: Path) -> str:
 # the Chinese name of a key, for messages about its value
 _KEY_ZH = {"comparator": "比较方式", "eval": "评价方式", "level": "层级", "scope_level": "层级", "type": "字段类型",
            "kind": "存量/流量", "window": "时间窗口", "source": "数据来源表", "severity": "严重程度",
-           "recurrence": "重复周期"}
+           "recurrence": "重复周期", "population": "口径(population)", "judged_at": "判定层级(judged_at)",
+           "township_kind": "乡镇口径(township_kind)", "baseline": "比较基期(baseline)"}
 
 
 def _build(model: type[BaseModel], data: Any, file: Path, entry: str) -> Any:
@@ -363,6 +480,15 @@ def _problem_zh(err: dict[str, Any]) -> str:
         return f"未知的键 {key}"
     if kind == "string_pattern_mismatch":
         return f"{err['input']!r} 格式不对(应符合 {ctx['pattern']})"
+    if kind == "string_too_short":
+        return "不能为空"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        op = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", "≥"),
+              "less_than": ("lt", "<"), "less_than_equal": ("le", "≤")}[kind]
+        bound = ctx.get(op[0])
+        return f"{err['input']!r} 超出范围(应 {op[1]} {bound:g})" if isinstance(bound, (int, float)) else err["msg"]
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{err['input']!r} 不是 true/false"
     return err["msg"].removeprefix("Value error, ")
 
 
@@ -417,6 +543,15 @@ def load_catalog(root: Path | str = SCHEMAS_DIR) -> Catalog:
             raise CatalogError("CAT004", file=_rel(ipath), entry=f"{iid}.numerator", detail="分子必须是数值或条件")
         if "among" in ind.compiled and ind.compiled["among"].type != "bool":
             raise CatalogError("CAT004", file=_rel(ipath), entry=f"{iid}.among", detail="among 必须是条件")
+        for sheet, expr in (ind.plus or {}).items():
+            compiled = _compile(expr, sheets[sheet].field_map, ipath, f"{iid}.plus.{sheet}")
+            if compiled.type != "num":
+                raise CatalogError("CAT004", file=_rel(ipath), entry=f"{iid}.plus.{sheet}", detail="plus 必须是数值")
+            ind.compiled_plus[sheet] = compiled
+            flows = [f for f in compiled.fields if sheets[sheet].field(f).kind == "flow"]
+            if flows and ind.window == "quarter_end":
+                raise CatalogError("CAT002", file=_rel(ipath), entry=iid,
+                                   detail=f"plus 用到流量字段 {', '.join(sorted(flows))},须写明 window: year_to_date")
         flows = [f for f in ind.fields if sheets[ind.source].field(f).kind == "flow"]
         if flows and ind.window == "quarter_end":
             raise CatalogError("CAT002", file=_rel(ipath), entry=iid,
@@ -498,10 +633,18 @@ def _check_target(t: Target, plan: Plan, indicators: dict[str, Indicator], sheet
     for m in t.milestones:
         sheet = SHEET_OF_LEVEL.get(t.level)
         spec = sheets.get(sheet) if sheet else None
-        if spec is None or m.field not in spec.field_map:
-            raise CatalogError("CAT003", file=_rel(path), entry=t.id, name=m.field)
-        if spec.field(m.field).type != "date":
-            raise CatalogError("CAT002", file=_rel(path), entry=t.id, detail=f"里程碑字段 {m.field} 必须是日期字段")
+        for name in [m.field] + ([m.after.field] if m.after else []):
+            if spec is None or name not in spec.field_map:
+                raise CatalogError("CAT003", file=_rel(path), entry=t.id, name=name)
+            if spec.field(name).type != "date":
+                raise CatalogError("CAT002", file=_rel(path), entry=t.id, detail=f"里程碑字段 {name} 必须是日期字段")
+    if t.judged_at not in (None, "scope") and LEVEL_RANK[t.judged_at] < LEVEL_RANK[plan.scope_level]:
+        raise CatalogError("CAT002", file=_rel(path), entry=t.id,
+                           detail=f"判定层级 {t.judged_at} 高于规划范围的层级 {plan.scope_level}")
+    source = indicators[t.indicator].source if t.indicator else None
+    if "township_kind" in t.model_fields_set and t.level != "township" and source != "township":
+        raise CatalogError("CAT002", file=_rel(path), entry=t.id,
+                           detail="township_kind(乡镇口径)只用于乡镇级目标或取自乡镇表的指标")
 
 
 @lru_cache(maxsize=4)

@@ -24,7 +24,7 @@ from pipelines.bench.ingest import bench_ingest, report_lines as ingest_report_l
 from pipelines.bench.progress import bench_progress
 from pipelines.catalog.definitions import catalog
 from pipelines.compute.assess import assess
-from pipelines.compute.completeness import completeness
+from pipelines.compute.completeness import area_of, completeness, default_quarter, min_coverage
 from pipelines.compute.indicators import compute
 from pipelines.compute.laggards import laggards
 from pipelines.compute.records import record_county_values, record_task_update, task_records
@@ -33,7 +33,7 @@ from pipelines.ingest.pipeline import FileReport, ingest_paths
 from pipelines.ingest.store import list_submissions, submission_values, trace
 from pipelines.ingest.template import write_county_templates, write_township_template
 from pipelines.jsonable import plain_records
-from pipelines.periods import parse_period
+from pipelines.periods import parse_period, period_label
 from pipelines.registry.load import get_unit, list_units, load_registry
 from pipelines.samples.init import init_database
 from pipelines.samples.region import generate_region
@@ -112,7 +112,12 @@ def _user(args: argparse.Namespace) -> str | None:
 
 @command("targets")
 def cmd_targets(args: argparse.Namespace) -> int:
-    """``targets``: the catalog's targets, one row each."""
+    """``targets``: the catalog's targets, one row each.
+
+    --json and --csv carry every key, the plan's reading included (population, strive, reading,
+    judged_at, baseline, guideline, township_kind, task items and milestone fields); the text table
+    shows the population and 力争 in two short columns.
+    """
     cat = catalog()
     rows = []
     for plan, t in cat.targets(args.plan):
@@ -120,12 +125,27 @@ def cmd_targets(args: argparse.Namespace) -> int:
         rows.append({
             "plan": plan.code, "id": t.id, "title": t.title, "indicator": t.indicator,
             "comparator": t.comparator, "value": t.value, "tolerance": t.tolerance, "unit": t.unit,
+            "start": t.start.isoformat() if t.start else None,
             "deadline": t.deadline.isoformat(), "eval": t.eval, "level": t.level,
             "recurrence": t.recurrence, "lead": t.lead, "partners": t.partners,
-            "clause": t.clause, "source_clause": t.source_clause,
+            "population": t.population, "strive": t.strive, "judged_at": t.judged_at,
+            "baseline": t.baseline if t.eval == "trend" else None, "guideline": t.guideline,
+            "township_kind": t.township_kind,
+            "milestones": [m.model_dump(mode="json", exclude_none=True) for m in t.milestones],
+            "items": [i.model_dump(mode="json", exclude_none=True) for i in t.items],
+            "clause": t.clause, "source_clause": t.source_clause, "reading": t.reading,
             "indicator_title": ind.title if ind else None,
         })
-    emit(rows, args, None if args.json else ["plan", "id", "title", "comparator", "value", "unit", "deadline", "eval", "level"])
+    if args.json:
+        emit(rows, args)
+    elif args.csv:  # lists as 、-joined names, milestone fields and items as JSON
+        emit([{**r, "lead": "、".join(r["lead"]), "partners": "、".join(r["partners"]),
+               "milestones": json.dumps(r["milestones"], ensure_ascii=False) if r["milestones"] else "",
+               "items": json.dumps(r["items"], ensure_ascii=False) if r["items"] else ""} for r in rows], args)
+    else:
+        text = [{**r, "strive": "力争" if r["strive"] else ""} for r in rows]
+        emit(text, args, ["plan", "id", "title", "population", "strive", "comparator", "value", "unit",
+                          "deadline", "eval", "level"])
     return 0
 
 
@@ -233,15 +253,53 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ indicators, progress, laggards, completeness
 
+def _default_period(con: duckdb.DuckDBPyConnection, unit: str | None) -> str | None:
+    """The default quarter (pipelines.compute.completeness.default_quarter: due date passed, returns
+    ≥ settings.progress.min_coverage) for ``unit``'s city; a note on stderr says which, or that none
+    qualifies."""
+    cat = catalog()
+    period = default_quarter(con, cat, unit=area_of(unit))
+    share = f"{min_coverage(cat):.0%}"
+    if period:
+        print(f"默认季度:{period_label(period)}(报送截止日已过、报送率达到 {share} 的最近一个季度;"
+              "用 --period 或 --as-of 指定其他季度)", file=sys.stderr)
+    else:
+        print(f"没有报送截止日已过且报送率达到 {share} 的季度:评估结果多为数据不全;用 --period 指定季度",
+              file=sys.stderr)
+    return period
+
+
 @command("progress")
 def cmd_progress(args: argparse.Namespace) -> int:
-    """``progress``: every target × unit × quarter judged."""
-    rows = assess(_db(args), plan=args.plan, target=args.target, level=args.level, unit=args.unit, as_of=args.as_of,
+    """``progress``: every target × unit × quarter judged; without --as-of/--period every quarter up to
+    the default quarter (never a later one that too few townships reported for)."""
+    con = _db(args)
+    upto = None
+    if args.as_of is None and args.period is None:
+        upto = _default_period(con, args.unit)
+    rows = assess(con, plan=args.plan, target=args.target, level=args.level, unit=args.unit, as_of=args.as_of,
                   period=args.period, baseline=args.baseline, stored=False if args.live else None)
+    if upto is not None:
+        rows = [r for r in rows if r.get("period") is None or r["period"] <= upto]
     if args.csv:
         rows = [{k: v for k, v in r.items() if k != "milestones"} for r in rows]
-    _table(rows, args, PROGRESS_TEXT_COLUMNS)
+    if args.json or args.csv:
+        emit(rows, args)
+        return 0
+    rows = _rounded(rows)
+    for r in rows:
+        r["coverage"] = _coverage_text(r)
+    emit(rows, args, _status_columns(PROGRESS_TEXT_COLUMNS, rows))
     return 0
+
+
+def _status_columns(columns: list[str], rows: list[dict[str, Any]]) -> list[str]:
+    """The text table's columns: the status as the views word it (``status_label``: 力争目标, 力争目标未实现)
+    with, where they apply, who reported a provisional value and the verdict at the deadline."""
+    cols = [("status_label" if c == "status_zh" and any("status_label" in r for r in rows) else c) for c in columns]
+    at = cols.index("status_label") + 1 if "status_label" in cols else len(cols)
+    extra = [c for c in ("coverage", "verdict_at_deadline") if any(r.get(c) for r in rows)]
+    return cols[:at] + extra + cols[at:]
 
 
 @command("indicators")
@@ -258,33 +316,83 @@ def cmd_indicators(args: argparse.Namespace) -> int:
 
 @command("laggards")
 def cmd_laggards(args: argparse.Namespace) -> int:
-    """``laggards``: the units of a level for one target, worst first."""
+    """``laggards``: the units of a level for one target, worst first (default: the default quarter);
+    units without a return in their own 未报送 section after the ranked ones."""
     statuses = [s for x in (args.status or []) for s in x.split(",") if s] or None
-    rows = laggards(_db(args), args.target, args.level, as_of=args.as_of, period=args.period, unit=args.unit,
+    con = _db(args)
+    period = args.period
+    if args.as_of is None and period is None:
+        period = _default_period(con, args.unit)
+    rows = laggards(con, args.target, args.level, as_of=args.as_of, period=period, unit=args.unit,
                     top=args.top, bottom=args.bottom, statuses=statuses)
     if args.csv:
         rows = [{k: v for k, v in r.items() if k != "milestones"} for r in rows]
-    _table(rows, args, ["rank", "unit_code", "unit_name", "period", "value", "target_value", "status_zh", "pi", "tau",
-                        "gap_pp", "last_return"])
+    columns = ["rank", "unit_code", "unit_name", "period", "value", "target_value", "status_zh", "pi", "tau",
+               "gap_pp", "last_return"]
+    if args.json or args.csv:
+        emit(rows, args)
+        return 0
+    rows = _rounded(rows)
+    for r in rows:
+        r["coverage"] = _coverage_text(r)
+        r["section_zh"] = _section_zh(r)
+    columns = _status_columns(columns, rows)
+    sections = list(dict.fromkeys(r["section_zh"] for r in rows))
+    if len(sections) <= 1 and rows and rows[0].get("section", "ranked") == "ranked":
+        emit(rows, args, columns + (["reason"] if any(r.get("reason") for r in rows) else []))
+        return 0
+    for i, name in enumerate(sections):
+        part = [r for r in rows if r["section_zh"] == name]
+        ranked = part[0].get("section", "ranked") == "ranked"
+        print(("\n" if i else "") + f"{name}({len(part)} 个{'' if ranked else ',不参与排名'}):")
+        cols = columns if ranked else [c for c in columns if c not in ("rank", "pi", "tau", "gap_pp")]
+        emit(part, args, cols + (["reason"] if any(r.get("reason") for r in part) else []))
     return 0
+
+
+def _coverage_text(row: dict[str, Any]) -> str:
+    """"125/141" when the row's value rests on fewer than all expected units, else ""."""
+    reported, expected = row.get("reported"), row.get("expected")
+    if isinstance(reported, (int, float)) and isinstance(expected, (int, float)) and expected and reported < expected:
+        return f"{int(reported)}/{int(expected)}"
+    return ""
+
+
+def _section_zh(row: dict[str, Any]) -> str:
+    """The laggard section of a row as pipelines.compute.laggards names it (后进名单 when it names none)."""
+    return str(row.get("section_zh") or row.get("section") or "后进名单")
 
 
 @command("completeness")
 def cmd_completeness(args: argparse.Namespace) -> int:
-    """``completeness``: returns expected, on time, late and missing; the chase list."""
-    report = completeness(_db(args), args.period, unit=args.unit)
+    """``completeness``: returns expected, on time, late and missing; the chase list. Without --period:
+    every quarter up to the current one (those nobody reported included), then the default quarter."""
+    con = _db(args)
+    every = args.period is None
+    report = completeness(con, args.period, unit=args.unit, every_quarter=every)
     if args.json:
         emit(report, args)
         return 0
     if args.csv:
-        emit(report["townships"], args)
+        emit(report["quarters"] if every else report["townships"], args)
         return 0
-    print(f"{args.period} 报表(截止 {report['due_date']}):应报 {report['expected']},已报 {report['received']}"
+    if every:
+        print("各季度报送情况(截至本季度,无人报送的季度也列出):")
+        quarters = [{**q, "period": period_label(q["period"]),
+                     "coverage": "—" if q["coverage"] is None else f"{q['coverage']:.0%}",
+                     "due": "已过" if q["due"] else "未到"} for q in report["quarters"]]
+        emit(quarters, args, ["period", "due_date", "due", "expected", "received", "on_time", "late", "missing",
+                              "pending", "coverage"])
+        rule = {"default": f"默认季度:报送截止日已过、报送率达到 {report['min_coverage']:.0%} 的最近一个季度",
+                "latest_due": f"没有报送率达到 {report['min_coverage']:.0%} 的季度:列出报送截止日已过的最近一个季度"}
+        print(f"\n{rule.get(report['period_rule'], '')}。")
+    print(f"{report['period']} 报表(截止 {report['due_date']}):应报 {report['expected']},已报 {report['received']}"
           f"(按时 {report['on_time']},逾期 {report['late']}),未报 {report['missing']},未到期 {report['pending']}")
     emit(report["rollups"], args, ["unit_code", "unit_name", "level_zh", "expected", "received", "on_time", "late",
                                    "missing", "pending", "completeness", "timeliness"])
     print("\n催报名单(未报送的乡镇及其最近一次报送):")
-    emit(report["chase"], args, ["township_code", "township_name", "county_name", "last_return"])
+    emit([{**c, "last_return": c["last_return"] or "从未报送"} for c in report["chase"]], args,
+         ["township_code", "township_name", "county_name", "last_return"])
     return 0
 
 
@@ -363,4 +471,19 @@ def cmd_bench_dashboard(args: argparse.Namespace) -> int:
         emit(result, args)
         return 0
     print("\n".join(dashboard_report_lines(result)))
+    return 0
+    print(f"合成省:{result['villages']:,} 个村,{result['townships']:,} 个乡镇,{result['periods']} 个季度;"
+          f"规划 {result['plan']};AppTest 计时(首次渲染为冷缓存、新会话)")
+    source = ("读取已存储的进度表" + (f"(先刷新,用时 {result['refresh_s']} 秒)" if result["refresh_s"] else "")
+              if result["progress"] == "stored" else "页面直接计算进度")
+    print(f"进度数据:{source}")
+    width = max(text_width(r["title"]) for r in result["pages"])
+    print(f"{_pad('页面', width)}  首次渲染(秒)  控件变更(秒)  变更内容")
+    for r in result["pages"]:
+        first = "—" if r["first_s"] is None else f"{r['first_s']:.3f}"
+        change = "—" if r["change_s"] is None else f"{r['change_s']:.3f}"
+        flag = "" if r["ok"] else "  问题:" + ";".join(r["problems"])
+        print(f"{_pad(r['title'], width)}  {first:>12}  {change:>12}  {r['change']}{flag}")
+    print(f"目标:首次渲染 < {result['targets']['first_s']} 秒,控件变更 < {result['targets']['change_s']} 秒;"
+          f"{'全部达到' if result['all_within_targets'] else '未全部达到'}")
     return 0

@@ -109,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--level", choices=judged, help="只列出该层级(department:督办任务的责任单位)")
     sp.add_argument("--unit", metavar="CODE", help="只列出该单位及其下级")
     sp.add_argument("--as-of", metavar="P", help="按当时情况评估:只用该季度及以前、在其报送截止日前收到的报表(只列该季度)")
-    sp.add_argument("--period", metavar="P", help="只列出该季度(用现有全部数据)")
+    sp.add_argument("--period", metavar="P",
+                    help="只列出该季度(用现有全部数据;两者都不给:列出截至默认季度——报送截止日已过、"
+                         "报送率达到 settings.progress.min_coverage 的最近一个季度——的每个季度)")
     sp.add_argument("--baseline", metavar="P", help="基期:取该季度及以后的第一个数据(默认:规划开始)")
     sp.add_argument("--live", action="store_true", help="不读已存结果,重新计算")
 
@@ -119,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--target", required=True, metavar="ID", help="目标编号")
     sp.add_argument("--level", required=True, choices=judged, help="单位层级")
     sp.add_argument("--as-of", metavar="P", help="按当时情况(该季度报送截止日前收到的报表)")
-    sp.add_argument("--period", metavar="P", help="该季度(用现有全部数据;默认最近一个有数据的季度)")
+    sp.add_argument("--period", metavar="P",
+                    help="该季度(用现有全部数据;默认:报送截止日已过、报送率达到 settings.progress.min_coverage 的最近一个季度)")
     sp.add_argument("--unit", metavar="CODE", help="只看该单位下的单位")
     sp.add_argument("--top", type=int, metavar="N", help="只列前 N 个(最差的)")
     sp.add_argument("--bottom", type=int, metavar="N", help="只列最后 N 个(最好的)")
@@ -128,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = leaf(sub, "completeness", "completeness", "报表报送完整率与及时率、催报名单",
               "每个乡镇该季度应报、已报(首次上传时间)、按时(次月15日前,见 settings.reporting.due_day)、"
               "逾期(天数)、未报;按区县、市汇总;未报乡镇及其最近一次报送。", csv=True)
-    sp.add_argument("--period", required=True, metavar="P", help="报告期,如 2024Q3")
+    sp.add_argument("--period", metavar="P",
+                    help="报告期,如 2024Q3(默认:列出截至本季度的每个季度,再详列报送截止日已过、报送率达到 "
+                         "settings.progress.min_coverage 的最近一个季度)")
     sp.add_argument("--unit", metavar="CODE", help="只看该单位下的乡镇")
 
     leaf(sub, "refresh", "refresh", "重新计算并保存全部指标值与进度(导入后运行)",

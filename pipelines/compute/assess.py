@@ -93,6 +93,13 @@ def assess_frame(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *, 
 def assess(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, **kwargs: Any) -> list[dict[str, Any]]:
     """Progress rows, one per target × unit × quarter, as JSON-friendly dicts (floats to 6 digits).
 
+    Each row has the status (``status``, ``status_zh``; ``status_label`` as views word it, with
+    力争目标 / 力争目标未实现 for strive targets), the method's outputs, and what a signed verdict needs:
+    ``reported`` / ``expected`` / ``coverage`` (incomplete below ``settings.progress.min_coverage``),
+    ``verdict_at_deadline`` (met / missed / incomplete, null while the deadline is ahead; met later
+    reads met_late), ``strive``, ``above_range``, ``baseline_value`` / ``baseline_period``,
+    ``population`` and ``cycle`` (pipelines.compute.rows).
+
     Keyword arguments: ``plan``, ``target`` (one of them or neither: every target), ``level``
     (only rows of that level; ``department`` for task units), ``unit`` (that unit and the units
     under it), ``as_of`` (the status as of that quarter: only the returns for quarters up to it that

@@ -14,12 +14,6 @@ import pandas as pd
 from pipelines.units import PREFIX_LEN, level_of
 
 
-def reported_periods(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Quarters with at least one active submission, oldest first."""
-    rows = con.execute("SELECT DISTINCT period FROM submissions WHERE status = 'active' ORDER BY period").fetchall()
-    return [r[0] for r in rows]
-
-
 def recent_submissions(con: duckdb.DuckDBPyConnection, under: str | None = None, limit: int = 50) -> pd.DataFrame:
     """The latest stored submissions (active and superseded) of townships under unit ``under``."""
     prefix = _prefix(under)

@@ -21,29 +21,43 @@ from pipelines.registry.load import get_unit, require_level
 TASK_STATUSES = ("未启动", "推进中", "已完成")
 
 
+def _task_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The columns of task_values (``item`` and ``cycle`` exist once the catalog's task sheet has them)."""
+    return {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_name = 'task_values'").fetchall()}
+
+
 def task_records(con: duckdb.DuckDBPyConnection, plan: str, as_of: str | None = None,
                  cat: Catalog | None = None) -> pd.DataFrame:
-    """The latest update of every (task, responsible unit) of ``plan`` (as of the cutoff of ``as_of``)."""
+    """The latest update of every (task, responsible unit, item, cycle) of ``plan`` (as of the cutoff of
+    ``as_of``): a task of several items or cycles keeps one record for each."""
     params: list[Any] = [plan]
     where = "plan = ?"
     if as_of is not None:
         where += " AND recorded_at <= ?"
         params.append(cutoff(as_of, (cat or catalog()).settings.reporting.due_day))
+    keys = ["task_id", "unit"] + [c for c in ("item", "cycle") if c in _task_columns(con)]
+    by = ", ".join(f"coalesce(CAST({k} AS VARCHAR), '')" if k in ("item", "cycle") else k for k in keys)
     return con.execute(
-        f"SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER (PARTITION BY task_id, unit "
-        f"ORDER BY recorded_at DESC) AS rn FROM task_values WHERE {where}) WHERE rn = 1 ORDER BY task_id, unit",
-        params).df()
+        f"SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER (PARTITION BY {by} "
+        f"ORDER BY recorded_at DESC) AS rn FROM task_values WHERE {where}) WHERE rn = 1 "
+        f"ORDER BY {', '.join(keys)}", params).df()
 
 
 def record_task_update(con: duckdb.DuckDBPyConnection, plan: str, task_id: str, unit: str, status: str,
                        done_date: dt.date | str | None = None, note: str | None = None, evidence: str | None = None,
                        by: str | None = None, *, at: dt.datetime | None = None,
-                       cat: Catalog | None = None) -> dict[str, Any]:
+                       cat: Catalog | None = None, item: str | None = None,
+                       cycle: str | None = None) -> dict[str, Any]:
     """Append an update of a milestone task (督办任务) by one responsible unit; history is kept.
+
+    ``item``: the deliverable (a task with ``items``; required there, refused elsewhere); ``cycle``: the
+    cycle of a recurrent task (2019 for a yearly one, 2021Q2 for a quarterly one; refused for a task
+    that does not recur; when omitted the cycle containing the done date counts).
 
     Raises RuralTargetsError: PRG010 unknown plan, PRG011 unknown task or not a task of the plan,
     PRG012 unit not responsible for it, PRG013 unknown status, PRG014 done date missing or given
-    without 已完成, PRG015 bad date.
+    without 已完成, PRG015 bad date, PRG016 bad item, PRG017 bad cycle.
     """
     cat = cat or catalog()
     if plan not in cat.plans:
@@ -62,13 +76,37 @@ def record_task_update(con: duckdb.DuckDBPyConnection, plan: str, task_id: str, 
         raise RuralTargetsError("PRG014", task=task_id, unit=unit)
     if status != "已完成" and day is not None:
         raise RuralTargetsError("PRG014", task=task_id, unit=unit)
+    items = [i.id for i in task.items]
+    if (item is not None and item not in items) or (items and item is None):
+        raise RuralTargetsError("PRG016", task=task_id, item=item if item is not None else "(空)",
+                                known="、".join(items) or "(无,不填)")
+    if cycle is not None and not _cycle_ok(task.recurrence, str(cycle)):
+        rule = {"yearly": "按年填写,如 2019", "quarterly": "按季度填写,如 2021Q2"}.get(task.recurrence or "",
+                                                                                  "该任务不重复,不填周期")
+        raise RuralTargetsError("PRG017", task=task_id, cycle=cycle, rule=rule)
     when = at or dt.datetime.now()
     row = {"plan": plan, "recorded_at": when, "recorded_by": by, "task_id": task_id, "unit": unit,
            "status": status, "done_date": day, "progress_note": note, "evidence": evidence}
+    have = _task_columns(con)
+    for key, value in (("item", item), ("cycle", None if cycle is None else str(cycle))):
+        if value is not None and key not in have:         # a database made before the task sheet had it
+            raise RuralTargetsError("PRG016" if key == "item" else "PRG017", task=task_id, item=value, cycle=value,
+                                    known="", rule="数据库尚无该列")
+        if key in have:
+            row[key] = value
     cols = list(row)
     con.execute(f"INSERT INTO task_values ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                 [row[c] for c in cols])
     return {k: plain(v) for k, v in row.items()}
+
+
+def _cycle_ok(recurrence: str | None, cycle: str) -> bool:
+    """Whether ``cycle`` names a cycle of a task of ``recurrence``: 2019 (yearly), 2021Q2 (quarterly)."""
+    if recurrence == "yearly":
+        return cycle.isdigit() and len(cycle) == 4
+    if recurrence == "quarterly":
+        return len(cycle) == 6 and cycle[:4].isdigit() and cycle[4] == "Q" and cycle[5] in "1234"
+    return False
 
 
 def record_county_values(con: duckdb.DuckDBPyConnection, county_code: str, year: int, values: dict[str, Any],

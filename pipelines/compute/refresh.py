@@ -28,14 +28,16 @@ from pipelines.compute.judge import DEPARTMENT, Block, judge_target, judged_at
 from pipelines.compute.rows import DATA_COLUMNS, Labels, block_table
 from pipelines.compute.rules import Grid
 from pipelines.compute.scope import Scope, ScopeData, Units, root_groups, units_by_level
-from pipelines.compute.stored import (FLAG_BITS, STATE_KEY, catalog_hash, data_table_sql, data_token,
-                                      enum_types)
+from pipelines.compute.rules import STATUSES
+from pipelines.compute.stored import (FLAG_BITS, ROW_VERSION, STATE_KEY, VERDICT_BITS, VERDICT_SHIFT, catalog_hash,
+                                      data_table_sql, data_token, enum_types)
 from pipelines.store.db import transaction
 from pipelines.units import LEVEL_RANK
 
 SHEETS = ("village", "township", "county")
 _AUX = {
     "progress_village_targets": "k INTEGER, plan VARCHAR, target VARCHAR",
+    "progress_recurrence": "target VARCHAR, recurrence VARCHAR",
     "indicator_columns": "sheet VARCHAR, k INTEGER, indicator VARCHAR, factor DOUBLE, has_den BOOLEAN",
 }
 _STORED = ["progress_data", "progress_village", *_AUX, *(f"indicator_sums_{sh}" for sh in SHEETS)]
@@ -99,7 +101,7 @@ def refresh(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *, chunk
       per unit and quarter) and the view ``indicator_values`` over them (long: indicator, period,
       unit_code, level, num, den, value, rows, reported, excluded, expected);
     - ``progress_data`` (view ``progress``): every target × unit × quarter at township level and
-      above, and task units;
+      above, task units, and the village rows of field milestones (dates on the village sheet);
     - ``progress_village`` (wide: a status, value, pi, tau, flags and points column group per
       village-level target, named by ``progress_village_targets.k``): every village × quarter.
 
@@ -132,6 +134,10 @@ def refresh(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *, chunk
                 pa.table({"k": pa.array(range(len(vtargets)), pa.int32()), "plan": [p.code for p, _ in vtargets],
                           "target": [t.id for _, t in vtargets]},
                          schema=pa.schema([("k", pa.int32()), ("plan", pa.string()), ("target", pa.string())])))
+        recurrent = [(t.id, t.recurrence) for _, t in cat.targets() if t.recurrence]
+        _insert(con, "INSERT INTO progress_recurrence__new SELECT * FROM _rt_insert",
+                pa.table({"target": [r[0] for r in recurrent], "recurrence": [r[1] for r in recurrent]},
+                         schema=pa.schema([("target", pa.string()), ("recurrence", pa.string())])))
         vcols = "".join(f", s{k} {types['status']}, v{k} DOUBLE, pi{k} FLOAT, tau{k} FLOAT, f{k} TINYINT, n{k} TINYINT"
                         for k in range(len(vtargets)))
         con.execute(f"CREATE OR REPLACE TABLE progress_village__new (unit BIGINT, pidx SMALLINT{vcols})")
@@ -254,10 +260,9 @@ def _judge_and_store(con: duckdb.DuckDBPyConnection, cat: Catalog, grid: Grid, g
                                 done_tasks.add((code, t.id))
                             else:
                                 block.emit = block.emit & scope.inside(block.units)[:, None]
-                            if block.level == "village":
-                                if (code, t.id) in vk:
-                                    vcols.update(_village_columns(block, vk[(code, t.id)], village_rows, labels))
-                            else:
+                            if block.level == "village" and (code, t.id) in vk:
+                                vcols.update(_village_columns(block, vk[(code, t.id)], village_rows, labels))
+                            else:               # village rows of field milestones go with the others
                                 tables.append(block_table(block, grid, labels))
             lap("judge")
             stats["progress"] += _store_progress(writer, tables)
@@ -301,6 +306,12 @@ def _village_columns(block: Block, k: int, rows: np.ndarray, labels: Labels) -> 
     for name, bit in FLAG_BITS.items():
         if name in a:
             flags |= (cell(name).astype(bool) * bit).astype(np.int8)
+    if "verdict" in a:                          # the verdict at the deadline in two bits
+        bits = np.zeros(len(STATUSES), np.int8)
+        for pos, code in VERDICT_BITS.items():
+            bits[pos] = code
+        v = cell("verdict").astype(np.int64)
+        flags |= np.where(v >= 0, bits[np.maximum(v, 0)], 0).astype(np.int8) << VERDICT_SHIFT
     return {f"s{k}": labels.column("status", block.status[rows], mask=e), f"v{k}": pa.array(cell("value"), mask=e),
             f"pi{k}": pa.array(cell("pi").astype(np.float32), mask=e),
             f"tau{k}": pa.array(cell("tau").astype(np.float32), mask=e), f"f{k}": pa.array(flags, mask=e),
@@ -350,21 +361,24 @@ def _swap(con: duckdb.DuckDBPyConnection, token: str, chash: str, types: set[str
 
 
 def _state(chash: str, token: str) -> str:
-    return json.dumps({"catalog": chash, "data": token,
+    return json.dumps({"catalog": chash, "data": token, "rows": ROW_VERSION,
                        "refreshed_at": dt.datetime.now().isoformat(timespec="seconds")})
 
 
 # the stored rows with their unit codes and period names (the API reads progress_data by code range)
 _PROGRESS_VIEW = """CREATE OR REPLACE VIEW progress AS
-    SELECT plan, target, coalesce(lpad(CAST(unit AS VARCHAR), 12, '0'), CAST(department AS VARCHAR)) AS unit_code,
+    SELECT plan, d.target, coalesce(lpad(CAST(unit AS VARCHAR), 12, '0'), CAST(department AS VARCHAR)) AS unit_code,
            level, CAST(pidx // 4 AS VARCHAR) || 'Q' || CAST(pidx % 4 + 1 AS VARCHAR) AS period,
            value, target_value, status, pi, tau, projected, points, low_confidence, regressing, stale, overdue,
            deadline, last_value,
            CAST(last_pidx // 4 AS VARCHAR) || 'Q' || CAST(last_pidx % 4 + 1 AS VARCHAR) AS last_period,
            baseline_value,
            CAST(baseline_pidx // 4 AS VARCHAR) || 'Q' || CAST(baseline_pidx % 4 + 1 AS VARCHAR) AS baseline_period,
-           basis, meeting, judged, "rows", expected, milestones, task_status, note
-    FROM progress_data"""
+           basis, meeting, judged, "rows", expected, milestones, task_status, note,
+           reported, coverage, verdict_at_deadline, above_range, strive, population,
+           CASE WHEN cycle IS NULL THEN NULL WHEN r.recurrence = 'yearly' THEN CAST(cycle // 4 AS VARCHAR)
+                ELSE CAST(cycle // 4 AS VARCHAR) || 'Q' || CAST(cycle % 4 + 1 AS VARCHAR) END AS cycle
+    FROM progress_data d LEFT JOIN progress_recurrence r ON r.target = CAST(d.target AS VARCHAR)"""
 
 
 def _indicator_view(con: duckdb.DuckDBPyConnection) -> str:

@@ -2,10 +2,18 @@
 
 The row table (``DATA_COLUMNS``) is what ``refresh`` stores in ``progress_data`` and what
 ``assess_frame`` builds on the fly. Its named columns — plan, target, department (a task's
-responsible unit), level, status, basis — are dictionary-encoded Arrow arrays over the labels of
-``Labels`` (from the catalog), stored as DuckDB ENUM columns of the same labels; they come back as
-pandas Categoricals either way, so the rows are built without per-row Python work. Units are their
-12-digit codes as BIGINT (code ranges select a subtree), quarters their running number (``pidx``).
+responsible unit), level, status, verdict_at_deadline (a status), basis, population — are
+dictionary-encoded Arrow arrays over the labels of ``Labels`` (from the catalog), stored as DuckDB
+ENUM columns of the same labels; they come back as pandas Categoricals either way, so the rows are
+built without per-row Python work. Units are their 12-digit codes as BIGINT (code ranges select a
+subtree), quarters and cycles their running number (``pidx``).
+
+Besides the method's outputs every row carries (issue 9): ``reported`` / ``expected`` / ``coverage``
+(the units the value needs and how many reported: "125/141 个村报送"), ``strive`` (力争/争取),
+``status_label`` (the status as every view words it: ``rules.status_label``), ``verdict_at_deadline``
+(met / missed / incomplete, null while the deadline is ahead), ``above_range`` (a range exceeded),
+``baseline_value`` / ``baseline_period``, ``population`` (村 / 社区 / 村(社区)) and ``cycle`` (2019,
+2021Q2: recurrent targets).
 """
 from __future__ import annotations
 
@@ -17,9 +25,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pipelines.catalog.definitions import Catalog
+from pipelines.catalog.definitions import POPULATIONS, Catalog
 from pipelines.compute.judge import DEPARTMENT, Block
-from pipelines.compute.rules import QUARTER_DAYS, STATUS_ZH, STATUSES, Grid
+from pipelines.compute.rules import QUARTER_DAYS, STATUS_ZH, STATUSES, Grid, cycle_label, status_label
 from pipelines.periods import period_bounds, period_of
 from pipelines.units import LEVEL_RANK, LEVELS
 
@@ -30,11 +38,13 @@ ROW_COLUMNS = ["plan", "target", "unit_code", "unit_name", "level", "period", "v
                "status_zh", "pi", "tau", "gap_pp", "cr", "projected", "rate_required", "points", "low_confidence",
                "regressing", "stale", "overdue", "days_to_deadline", "deadline", "last_value", "last_period",
                "baseline_value", "baseline_period", "basis", "meeting", "judged", "rows", "expected",
-               "target_title", "indicator", "eval", "comparator", "target_text", "unit"]
+               "target_title", "indicator", "eval", "comparator", "target_text", "unit", "reported", "coverage",
+               "strive", "status_label", "verdict_at_deadline", "above_range", "population", "cycle"]
 DATA_COLUMNS = ["plan", "target", "unit", "department", "level", "pidx", "value", "target_value", "status", "pi",
                 "tau", "projected", "points", "low_confidence", "regressing", "stale", "overdue", "deadline",
                 "last_value", "last_pidx", "baseline_value", "baseline_pidx", "basis", "meeting", "judged", "rows",
-                "expected", "milestones", "task_status", "note"]
+                "expected", "milestones", "task_status", "note", "reported", "coverage", "verdict_at_deadline",
+                "above_range", "strive", "population", "cycle"]
 _EPOCH = dt.date(1970, 1, 1).toordinal()
 
 
@@ -49,6 +59,7 @@ class Labels:
             "level": list(LEVEL_CODES),
             "status": list(STATUSES),
             "basis": list(BASES),
+            "population": list(POPULATIONS),
         }
         self.position = {kind: {v: i for i, v in enumerate(vals)} for kind, vals in self.values.items()}
         self._dictionary = {kind: pa.array(vals, pa.string()) for kind, vals in self.values.items()}
@@ -90,6 +101,12 @@ def block_table(block: Block, grid: Grid, labels: Labels, cols: np.ndarray | Non
         c = col(name, -1, np.int64)
         return pa.array((c + grid.p0).astype(np.int16), mask=c < 0)
 
+    def cell_col(name: str) -> np.ndarray:            # a per-quarter [P] array, or per cell
+        arr = np.asarray(a.get(name, -1))
+        if arr.ndim == 1:
+            return arr[ci]
+        return np.broadcast_to(arr, shape)[ui, ci]
+
     if block.level == DEPARTMENT:
         where = labels.position["department"]
         unit = pa.nulls(n, pa.int64())
@@ -99,6 +116,8 @@ def block_table(block: Block, grid: Grid, labels: Labels, cols: np.ndarray | Non
         department = labels.column("department", np.zeros(n, np.int16), mask=np.ones(n, bool))
     deadline = col("deadline")
     finite = np.isfinite(deadline)
+    verdict = col("verdict", -1, np.int8)
+    cycle = cell_col("cycle").astype(np.int64) if "cycle" in a else np.full(n, -1, np.int64)
     days = np.where(finite, deadline, _EPOCH) - _EPOCH
     out = {
         "plan": labels.constant("plan", block.plan.code, n), "target": labels.constant("target", t.id, n),
@@ -114,12 +133,14 @@ def block_table(block: Block, grid: Grid, labels: Labels, cols: np.ndarray | Non
         "basis": labels.constant("basis", block.basis, n), "meeting": col("meeting"), "judged": col("judged"),
         "rows": col("rows"), "expected": col("expected"),
         "milestones": pa.nulls(n, pa.string()), "task_status": pa.nulls(n, pa.string()), "note": pa.nulls(n, pa.string()),
+        "reported": col("reported"), "coverage": col("coverage"),
+        "verdict_at_deadline": labels.column("status", np.maximum(verdict, 0), mask=verdict < 0),
+        "above_range": col("above_range", 0, bool), "strive": np.full(n, bool(t.strive)),
+        "population": labels.constant("population", t.population, n),
+        "cycle": pa.array(cycle.astype(np.int16), mask=cycle < 0),
     }
     if block.basis == "milestone" and "milestones" in block.extra:
-        out["milestones"] = pa.array([json.dumps(
-            [{"label": label, "deadline": d.isoformat(), "status": STATUSES[p["status"][u, c]],
-              "done_date": _iso(p["done_date"][u, c]) if p["done_date"][u, c] <= grid.end[c] else None}
-             for label, d, p in block.extra["milestones"]], ensure_ascii=False) for u, c in zip(ui, ci)], pa.string())
+        out["milestones"] = pa.array(_milestones_json(block.extra["milestones"], ui, ci, grid), pa.string())
     if block.basis == "task":
         recs = block.extra.get("records", {})
         units = block.units.codes[ui]
@@ -128,13 +149,33 @@ def block_table(block: Block, grid: Grid, labels: Labels, cols: np.ndarray | Non
     return pa.table(out)
 
 
+def _milestones_json(parts: list[tuple[str, dt.date, dict[str, np.ndarray]]], ui: np.ndarray, ci: np.ndarray,
+                     grid: Grid) -> np.ndarray:
+    """Per row the JSON list of a target's milestones — label, deadline, status, done date (once done
+    by the quarter's end) — as ``json.dumps(..., ensure_ascii=False)`` writes it, built with numpy
+    string operations (no Python per row)."""
+    statuses = np.array([json.dumps(s) for s in STATUSES])
+    pieces = []
+    for label, d, p in parts:
+        head = (f'{{"label": {json.dumps(label, ensure_ascii=False)}, "deadline": "{d.isoformat()}", '
+                f'"status": ')
+        status = statuses[np.asarray(p["status"])[ui, ci]]
+        done = np.broadcast_to(np.asarray(p["done_date"], float), p["status"].shape)[ui, ci]
+        with np.errstate(invalid="ignore"):
+            shown = np.isfinite(done) & (done <= grid.end[ci])
+        days = np.where(shown, done, _EPOCH) - _EPOCH
+        iso = np.char.add(np.char.add('"', np.datetime_as_string(days.astype("int64").astype("datetime64[D]"))), '"')
+        pieces.append(np.char.add(np.char.add(np.char.add(head, status), ', "done_date": '),
+                                  np.char.add(np.where(shown, iso, "null"), "}")))
+    body = pieces[0]
+    for more in pieces[1:]:
+        body = np.char.add(np.char.add(body, ", "), more)
+    return np.char.add(np.char.add("[", body), "]").astype(object) if len(ui) else np.array([], dtype=object)
+
+
 def _text_or_none(v: Any) -> str | None:
     """A text of a task record (a missing one reads back as NaN)."""
     return v if isinstance(v, str) else None
-
-
-def _iso(ordinal: float) -> str | None:
-    return dt.date.fromordinal(int(ordinal)).isoformat() if np.isfinite(ordinal) else None
 
 
 def _coded(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -215,8 +256,19 @@ def decode(data: pd.DataFrame, names: dict[int, str], cat: Catalog) -> pd.DataFr
     cols["baseline_value"] = num("baseline_value")
     cols["baseline_period"] = period_names("baseline_pidx")
     cols["basis"] = basis
-    for c in ("meeting", "judged", "rows", "expected"):
+    for c in ("meeting", "judged", "rows", "expected", "reported", "coverage"):
         cols[c] = num(c)
+    strive = data["strive"].to_numpy(dtype=bool, na_value=False)
+    cols["strive"] = strive
+    cols["above_range"] = data["above_range"].to_numpy(dtype=bool, na_value=False)
+    cols["verdict_at_deadline"] = _text(data["verdict_at_deadline"])
+    cols["population"] = _text(data["population"])
+    wording = np.array([[status_label(x, False), status_label(x, True)] for x in slabels] or [["", ""]], dtype=object)
+    cols["status_label"] = np.where(scodes >= 0, wording[np.maximum(scodes, 0), strive.astype(np.int64)], None)
+    cycle = num("cycle")
+    ckey = np.where(np.isnan(cycle), -1, tcodes * 100_000 + np.nan_to_num(cycle, nan=0)).astype(np.int64)
+    cols["cycle"] = _by_value(ckey, lambda k: cycle_label(targets[k // 100_000].recurrence, k % 100_000)
+                              if k >= 0 else None)
 
     # what follows from the outputs: gap, ratio, days left and the change still needed per quarter
     pi, tau_, x, T = cols["pi"], cols["tau"], cols["value"], cols["target_value"]
@@ -224,7 +276,7 @@ def decode(data: pd.DataFrame, names: dict[int, str], cat: Catalog) -> pd.DataFr
     days = np.where(known, np.where(known, deadline.astype(np.int64), 0) + _EPOCH - quarter_end, np.nan)
     value_kind = np.array([t.eval not in ("trend", "band", "milestone") for t in targets], bool)[tcodes]
     value_kind &= np.isin(basis, ["value", "share"])
-    open_ = ~np.isin(status, ["met", "met_late", "no_data"])
+    open_ = ~np.isin(status, ["met", "met_late", "no_data", "incomplete", "not_judged"])
     with np.errstate(invalid="ignore", divide="ignore"):
         cols["gap_pp"] = (pi - tau_) * 100
         cols["cr"] = np.where(tau_ > 0, pi / np.where(tau_ > 0, tau_, 1), np.nan)
@@ -258,3 +310,32 @@ def decode(data: pd.DataFrame, names: dict[int, str], cat: Catalog) -> pd.DataFr
     if "milestones" in out:
         out["milestones"] = [json.loads(m) if isinstance(m, str) else None for m in out["milestones"]]
     return out
+
+
+_LEVEL_UNITS = {"province": "个省", "city": "个市", "county": "个区县", "township": "个乡镇", "village": "个村(社区)"}
+_POPULATION_UNITS = {"村": "个村", "社区": "个社区", "村(社区)": "个村(社区)"}
+
+
+def reporting_units(cat: Catalog, target: str, basis: str) -> str:
+    """What the reported / expected counts of ``target``'s rows of ``basis`` count, as a Chinese
+    measure word: 个村, 个社区, 个村(社区) (village rows of the target's population), 个乡镇, 个区县, 个牵头单位."""
+    _, t = cat.target(target)
+    if basis == "task":
+        return "个牵头单位"
+    if t.indicator is None:
+        level = t.level
+    else:
+        source = cat.indicators[t.indicator].source
+        level = source if basis == "value" else (t.level if t.level in ("village", "township", "county") else source)
+    if level == "village":
+        return _POPULATION_UNITS.get(t.population, _LEVEL_UNITS["village"])
+    return _LEVEL_UNITS.get(level, "个单位")
+
+
+def coverage_text(cat: Catalog, target: str, basis: str, reported: float, expected: float) -> str | None:
+    """The coverage of a row as shown beside a provisional value: "125/141 个村报送" (None when
+    nothing is expected)."""
+    if expected is None or not np.isfinite(expected) or expected <= 0:
+        return None
+    rep = 0 if reported is None or not np.isfinite(reported) else int(reported)
+    return f"{rep}/{int(expected)} {reporting_units(cat, target, basis)}报送"

@@ -1,20 +1,25 @@
 """The stored progress tables: what they hold, whether they are current, and reading them back.
 
 ``refresh`` (pipelines.compute.refresh) writes
-    progress_data             every target × unit × quarter at township level and above and task
-                              units, in the row table's form (pipelines.compute.rows): plan, target,
+    progress_data             every target × unit × quarter at township level and above, task
+                              units and the village rows of field milestones, in the row table's form (pipelines.compute.rows): plan, target,
                               department, level, status and basis as ENUM columns of the catalog's
                               labels; the view ``progress`` adds unit_code and the period names;
     progress_village          one row per village and quarter, a column group per village target k
                               (``progress_village_targets``): s{k} status (ENUM), v{k} value,
-                              pi{k}, tau{k}, f{k} flags, n{k} points; the other outputs of a village
-                              row are recomputed by ``assess(stored=False)``;
+                              pi{k}, tau{k}, f{k} flags (regressing, stale, low confidence, overdue,
+                              above_range and the verdict at the deadline in one byte), n{k} points;
+                              a village's coverage is 1 when it has a value, 0 else, its strive,
+                              population, deadline and cycle follow from the target; the other
+                              outputs of a village row are recomputed by ``assess(stored=False)``;
     indicator_sums_*          the indicator sums (view ``indicator_values``);
-and in ``meta`` the catalog fingerprint and the data version they reflect. ``is_fresh`` compares
+and in ``meta`` the catalog fingerprint, the data version and the row layout (``ROW_VERSION``) they
+reflect. ``is_fresh`` compares
 them with the current ones; ``data_token`` is the one data version (the dashboard keys its caches by it).
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from typing import Any
@@ -26,6 +31,7 @@ import pandas as pd
 from pipelines.catalog.definitions import Catalog, Plan, Target, catalog
 from pipelines.compute.judge import DEPARTMENT
 from pipelines.compute.rows import DATA_COLUMNS, ROW_COLUMNS, Labels, decode
+from pipelines.compute.rules import INCOMPLETE, MET, MISSED, cycle_codes
 from pipelines.compute.scope import target_pairs, unit_level
 from pipelines.periods import pidx
 from pipelines.units import PREFIX_LEN
@@ -33,8 +39,12 @@ from pipelines.units import PREFIX_LEN
 STATE_KEY = "progress_state"
 VILLAGE_PARTS = ("s", "v", "pi", "tau", "f", "n")  # per village target: status, value, pi, tau, flags, points
 # the four flags of a village row in one TINYINT (f{k}): a byte per target instead of four columns
-FLAG_BITS = {"regressing": 1, "stale": 2, "low_confidence": 4, "overdue": 8}
-ENUM_COLUMNS = ("plan", "target", "department", "level", "status", "basis")
+FLAG_BITS = {"regressing": 1, "stale": 2, "low_confidence": 4, "overdue": 8, "above_range": 64}
+# and the verdict at the deadline in bits 16–32 of the same byte: 0 none, 1 met, 2 missed, 3 incomplete
+VERDICT_SHIFT = 4
+VERDICT_BITS = {MET: 1, MISSED: 2, INCOMPLETE: 3}
+ENUM_COLUMNS = ("plan", "target", "department", "level", "status", "basis", "population")
+ROW_VERSION = 2        # the layout of the stored rows: tables of another layout are not current
 
 _TOKEN_QUERIES = (
     "SELECT count(*), coalesce(max(id), 0), count(*) FILTER (WHERE status = 'active'), max(uploaded_at) "
@@ -75,7 +85,8 @@ def is_fresh(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, token: 
     if not rows:
         return False
     state = json.loads(rows[0][0])
-    return state.get("catalog") == catalog_hash(cat) and state.get("data") == (token or data_token(con))
+    return (state.get("rows") == ROW_VERSION and state.get("catalog") == catalog_hash(cat)
+            and state.get("data") == (token or data_token(con)))
 
 
 def enum_types(con: duckdb.DuckDBPyConnection, labels: Labels) -> dict[str, str]:
@@ -94,8 +105,9 @@ def data_table_sql(types: dict[str, str]) -> str:
     """The columns of progress_data (``DATA_COLUMNS``) with their types."""
     sql = {"unit": "BIGINT", "pidx": "SMALLINT", "points": "SMALLINT", "deadline": "DATE",
            "last_pidx": "SMALLINT", "baseline_pidx": "SMALLINT", "milestones": "VARCHAR", "task_status": "VARCHAR",
-           "note": "VARCHAR", **{c: "BOOLEAN" for c in ("low_confidence", "regressing", "stale", "overdue")},
-           **types}
+           "note": "VARCHAR", "cycle": "SMALLINT",
+           **{c: "BOOLEAN" for c in ("low_confidence", "regressing", "stale", "overdue", "above_range", "strive")},
+           "verdict_at_deadline": types["status"], **types}
     return ", ".join(f'"{c}" {sql.get(c, "DOUBLE")}' for c in DATA_COLUMNS)
 
 
@@ -136,14 +148,13 @@ def read_stored(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *,
         params.append(pidx(period))
     frames = []
     columns = ", ".join(f'"{c}"' for c in DATA_COLUMNS)
-    if level != "village":
-        if level != DEPARTMENT:
-            lv = ["level = ?"] if level is not None else []
-            frames.append(con.execute(f"SELECT {columns} FROM progress_data WHERE unit BETWEEN ? AND ? AND "
-                                      f"{' AND '.join(cond + lv)}", [lo, hi] + params + ([level] if lv else [])).df())
-        if level in (None, DEPARTMENT):
-            frames.append(con.execute(f"SELECT {columns} FROM progress_data WHERE unit IS NULL AND "
-                                      f"{' AND '.join(cond)}", params).df())
+    if level != DEPARTMENT:                 # village rows here too: those of field milestones
+        lv = ["level = ?"] if level is not None else []
+        frames.append(con.execute(f"SELECT {columns} FROM progress_data WHERE unit BETWEEN ? AND ? AND "
+                                  f"{' AND '.join(cond + lv)}", [lo, hi] + params + ([level] if lv else [])).df())
+    if level in (None, DEPARTMENT):
+        frames.append(con.execute(f"SELECT {columns} FROM progress_data WHERE unit IS NULL AND "
+                                  f"{' AND '.join(cond)}", params).df())
     names = dict(con.execute("SELECT CAST(code AS BIGINT), name FROM units WHERE code >= ? AND code < ?",
                              list(_prefix_range(prefix))).fetchall())
     if level in (None, "village"):
@@ -153,7 +164,8 @@ def read_stored(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *,
         return pd.DataFrame(columns=ROW_COLUMNS)
     if len(frames) > 1:
         labels = Labels(cat)
-        frames = [f.assign(**{c: pd.Categorical(f[c], categories=labels.values[c]) for c in ENUM_COLUMNS})
+        kinds = {**{c: c for c in ENUM_COLUMNS}, "verdict_at_deadline": "status"}
+        frames = [f.assign(**{c: pd.Categorical(f[c], categories=labels.values[k]) for c, k in kinds.items()})
                   for f in frames]
     return decode(frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True), names, cat)
 
@@ -174,36 +186,47 @@ def _read_village(con: duckdb.DuckDBPyConnection, cat: Catalog, pairs: list[tupl
         params.append(pidx(period))
     wide = con.execute(f"SELECT unit, pidx, {cols} FROM progress_village WHERE {' AND '.join(where)}", params).df()
     labels = Labels(cat)
-    info = {t.id: t for _, t in pairs}
+    info = {t.id: (p, t) for p, t in pairs}
     unit, quarter = wide["unit"].to_numpy(dtype=np.int64), wide["pidx"].to_numpy(dtype=np.int64)
+    verdict_of = np.full(4, -1, np.int64)
+    for pos, bits in VERDICT_BITS.items():
+        verdict_of[bits] = pos
     parts: dict[str, list[np.ndarray]] = {}
     for k, plan_code, tid in ks:
         codes, found = wide[f"s{k}"].cat.codes.to_numpy(), list(wide[f"s{k}"].cat.categories)
         m = codes >= 0
         if not m.any():
             continue
-        t = info[tid]
+        plan, t = info[tid]
         count = int(m.sum())
         flags = wide[f"f{k}"].to_numpy(dtype=float, na_value=0)[m].astype(int)
         status = np.array([labels.position["status"][s] for s in found], np.int64)[codes[m]]
         target_value = float(t.value[0] if isinstance(t.value, list) else t.value) if t.value is not None else np.nan
+        value = wide[f"v{k}"].to_numpy(dtype=float, na_value=np.nan)[m]
+        cycle, deadline = cycle_codes(t, quarter[m], plan)
+        days = (deadline - dt.date(1970, 1, 1).toordinal()).astype("int64").astype("datetime64[D]")
         for name, values in (
                 ("plan", np.full(count, labels.position["plan"][plan_code])),
                 ("target", np.full(count, labels.position["target"][tid])), ("unit", unit[m]), ("pidx", quarter[m]),
-                ("value", wide[f"v{k}"].to_numpy(dtype=float, na_value=np.nan)[m]),
-                ("target_value", np.full(count, target_value)), ("status", status),
+                ("value", value), ("target_value", np.full(count, target_value)), ("status", status),
                 ("pi", wide[f"pi{k}"].to_numpy(dtype=float, na_value=np.nan)[m]),
                 ("tau", wide[f"tau{k}"].to_numpy(dtype=float, na_value=np.nan)[m]),
                 ("points", wide[f"n{k}"].to_numpy(dtype=float, na_value=0)[m].astype(np.int64)),
                 *((flag, (flags & bit) > 0) for flag, bit in FLAG_BITS.items()),
-                ("deadline", np.full(count, np.datetime64(t.deadline.isoformat())))):
+                ("verdict_at_deadline", verdict_of[(flags >> VERDICT_SHIFT) & 3]),
+                ("reported", (~np.isnan(value)).astype(float)), ("expected", np.ones(count)),
+                ("coverage", (~np.isnan(value)).astype(float)), ("strive", np.full(count, bool(t.strive))),
+                ("population", np.full(count, labels.position["population"][t.population])),
+                ("cycle", np.where(cycle >= 0, cycle, np.nan)), ("deadline", days)):
             parts.setdefault(name, []).append(values)
     if not parts:
         return pd.DataFrame()
     data: dict[str, Any] = {name: np.concatenate(v) for name, v in parts.items()}
     n = len(data["unit"])
-    for kind in ("plan", "target", "status"):
+    for kind in ("plan", "target", "status", "population"):
         data[kind] = pd.Categorical.from_codes(data[kind], categories=labels.values[kind])
+    data["verdict_at_deadline"] = pd.Categorical.from_codes(data["verdict_at_deadline"],
+                                                            categories=labels.values["status"])
     data.update({
         "department": pd.Categorical.from_codes(np.full(n, -1), categories=labels.values["department"]),
         "level": pd.Categorical.from_codes(np.full(n, labels.position["level"]["village"]),
@@ -211,6 +234,6 @@ def _read_village(con: duckdb.DuckDBPyConnection, cat: Catalog, pairs: list[tupl
         "basis": pd.Categorical.from_codes(np.full(n, labels.position["basis"]["value"]),
                                            categories=labels.values["basis"]),
         **{c: np.full(n, np.nan) for c in ("projected", "last_value", "last_pidx", "baseline_value", "baseline_pidx",
-                                            "meeting", "judged", "rows", "expected")},
+                                            "meeting", "judged", "rows")},
         **{c: np.full(n, None, dtype=object) for c in ("milestones", "task_status", "note")}})
     return pd.DataFrame(data)[DATA_COLUMNS]

@@ -324,7 +324,9 @@ def _write_info_sheet(ws: Worksheet, cat, sheets: dict[str, SheetSpec], township
         _merged(ws, row, 2, 5, value, normal, "left")
         row += 1
 
-    flows = "、".join(f"“{f.label}”" for f in village.fields if f.kind == "flow")
+    # every flow field of the workbook's sheets, and the "…年份" fields that take 0 for "none"
+    flows = "、".join(f"“{f.label}”" for spec in sheets.values() for f in spec.fields if f.kind == "flow")
+    years = [f for spec in sheets.values() for f in spec.fields if f.id.endswith("_year") and f.type == "int"]
     instructions = [
         f"本报表由乡镇(街道)填报,报告期为{period_label(period)},请于 {due.year}年{due.month}月{due.day}日 前报送区县民政局。",
         f"请在“{village.title}”表逐村(社区)填写一行,在“{town.title}”表填写本乡镇(街道)一行。",
@@ -334,6 +336,8 @@ def _write_info_sheet(ws: Worksheet, cat, sheets: dict[str, SheetSpec], township
         "不清楚或尚未掌握的数据请留空,不要填 0:留空表示“未填报”,0 表示“确实为零”。",
         "人数、户数、面积等填季度末的时点数;" + (f"{flows}填本季度内发生的数量(流量),不是年初以来的累计数。" if flows else ""),
         "数字只填阿拉伯数字,不带单位、不加千分位逗号或空格,单位见表头括号;日期写成 2024-07-15 的形式。",
+        *([f"“……年份”栏目(如“{years[0].label}”)填4位年份(如 2021);没有该称号或未申报的填 0,不要留空。"]
+          if years else []),
         "“其中”项不得大于其总数(如知晓人数不大于调查人数、节地生态安葬数不大于安葬总数)。",
         "名录中的村(社区)有误(撤并、更名、缺漏)时,请在“备注”栏或随表说明,不要自行增删行。",
         "填写完毕后请在表尾填写单位负责人、统计负责人、填表人、联系电话和报出日期。"

@@ -4,6 +4,11 @@ A registry file is a CSV (UTF-8, UTF-8 with BOM, or GBK) or an Excel workbook (f
 layout of the National Bureau of Statistics: one unit a row, with its 12-digit code, its name and
 its parent's code. The level of a unit is derived from its code, never taken from the file.
 
+A village-level unit's committee type (``committee_type``: 村委会 / 居委会) is taken from the file
+when it has a type column (类型, committee_type…), else derived from the code's last three digits
+(001–199 居委会, 200–399 村委会, others 其他: pipelines.units); the 城乡分类代码 (urban_rural_code:
+111 主城区 … 220 村庄) is kept where the file gives it.
+
 Loading is all-or-nothing: every row of every file is checked first and all problems are
 reported together (``ProblemsError``); only a clean load is written, in one transaction.
 """
@@ -22,7 +27,8 @@ import pandas as pd
 from python_calamine import CalamineWorkbook
 from shapely.geometry import shape
 
-from pipelines.units import LEVEL_RANK, LEVEL_ZH, LEVELS, PREFIX_LEN, level_of
+from pipelines.units import (COMMITTEE_TYPES, LEVEL_RANK, LEVEL_ZH, LEVELS, PREFIX_LEN, committee_type_from_text, committee_type_of,
+                             level_of)
 from pipelines.store.db import transaction
 from pipelines.errors import Problem, ProblemsError, RegistryError
 from pipelines.ingest.read import decode_text
@@ -41,7 +47,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "valid_from": ("valid_from", "生效日期"),
     "valid_to": ("valid_to", "失效日期"),
     "merged_into": ("merged_into", "并入代码"),
+    "committee_type": ("committee_type", "类型", "委员会类型", "村居类型", "村(居)委会类型", "村（居）委会类型"),
+    "urban_rural_code": ("urban_rural_code", "城乡分类代码", "城乡分类"),
 }
+URBAN_RURAL_CODES = {"111": "主城区", "112": "城乡结合区", "121": "镇中心区", "122": "镇乡结合区",
+                     "123": "特殊区域", "210": "乡中心区", "220": "村庄"}
 REQUIRED = ("code", "name", "parent_code")
 COLUMN_ZH = {"code": "代码", "name": "名称", "parent_code": "上级代码",
              "population": "人口", "elderly_population": "老年人口"}
@@ -51,7 +61,7 @@ _LEVEL_VALUES = {**{str(i + 1): level for i, level in enumerate(LEVELS)},
                  **{zh: level for level, zh in LEVEL_ZH.items()}}
 
 UNIT_COLUMNS = ("code", "name", "level", "parent_code", "lon", "lat", "population",
-                "elderly_population", "valid_from", "valid_to")
+                "elderly_population", "valid_from", "valid_to", "committee_type", "urban_rural_code")
 _CODE_RE = re.compile(r"\d{12}")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CSV_SUFFIXES = {".csv", ".txt"}
@@ -186,6 +196,22 @@ def _check_row(rec: dict[str, Any]) -> tuple[list[Problem], dict[str, Any]]:
             except ValueError:
                 problems.append(_problem("REG011", rec, column, text))
 
+    out["committee_type"] = committee_type_of(code) if level == "village" else None
+    ctype = rec.get("committee_type", "")
+    if ctype and level == "village":
+        given = committee_type_from_text(ctype)
+        if given is None:
+            problems.append(_problem("REG015", rec, "committee_type", ctype))
+        else:
+            out["committee_type"] = given
+    urban = rec.get("urban_rural_code", "")
+    out["urban_rural_code"] = None
+    if urban:
+        if urban in URBAN_RURAL_CODES:
+            out["urban_rural_code"] = urban
+        else:
+            problems.append(_problem("REG016", rec, "urban_rural_code", urban))
+
     merged = rec.get("merged_into", "")
     out["merged_into"] = merged or None
     if merged and not _is_code(merged):
@@ -300,7 +326,8 @@ def load_registry(con: duckdb.DuckDBPyConnection, paths: list[Path], geojson: Pa
     highest level present in the load (e.g. the cities of a city-level file whose province is
     not loaded). Units without coordinates get their polygon's representative point.
 
-    Returns ``{"files", "units", "by_level", "shapes"}``.
+    Returns ``{"files", "units", "by_level", "committee_types", "shapes"}`` (committee_types: the
+    village-level units loaded per type).
     """
     paths = [Path(p) for p in paths]
     problems: list[Problem] = []
@@ -375,6 +402,8 @@ def load_registry(con: duckdb.DuckDBPyConnection, paths: list[Path], geojson: Pa
         "valid_to": pd.array([None if r["valid_to"] is None else r["valid_to"].isoformat() for r in rows], dtype="string"),
         "merged_into": pd.array([r["merged_into"] for r in rows], dtype="string"),
         "source": pd.array([r["source"] for r in rows], dtype="string"),
+        "committee_type": pd.array([r["committee_type"] for r in rows], dtype="string"),
+        "urban_rural_code": pd.array([r["urban_rural_code"] for r in rows], dtype="string"),
     })
     shapes_df = pd.DataFrame({
         "code": pd.array([f["code"] for f in features], dtype="string"),
@@ -390,9 +419,11 @@ def load_registry(con: duckdb.DuckDBPyConnection, paths: list[Path], geojson: Pa
             if len(units):
                 con.execute("""
                     INSERT OR REPLACE INTO units (code, name, level, parent_code, lon, lat, population,
-                        elderly_population, valid_from, valid_to, merged_into, source, loaded_at)
+                        elderly_population, valid_from, valid_to, merged_into, source, loaded_at,
+                        committee_type, urban_rural_code)
                     SELECT code, name, level, parent_code, lon, lat, population, elderly_population,
-                        CAST(valid_from AS DATE), CAST(valid_to AS DATE), merged_into, source, current_timestamp
+                        CAST(valid_from AS DATE), CAST(valid_to AS DATE), merged_into, source, current_timestamp,
+                        committee_type, urban_rural_code
                     FROM _registry_units""")
             if len(shapes_df):
                 con.execute("INSERT OR REPLACE INTO unit_shapes (code, geometry) SELECT code, geometry FROM _registry_shapes")
@@ -405,7 +436,9 @@ def load_registry(con: duckdb.DuckDBPyConnection, paths: list[Path], geojson: Pa
         con.unregister("_registry_shapes")
 
     by_level = {level: n for level in LEVELS if (n := sum(1 for r in rows if r["level"] == level))}
-    return {"files": [str(p) for p in paths], "units": len(rows), "by_level": by_level, "shapes": len(features)}
+    by_type = {t: n for t in COMMITTEE_TYPES if (n := sum(1 for r in rows if r["committee_type"] == t))}
+    return {"files": [str(p) for p in paths], "units": len(rows), "by_level": by_level,
+            "committee_types": by_type, "shapes": len(features)}
 
 
 # ------------------------------------------------------------------ lookups

@@ -7,7 +7,8 @@ of the hierarchy (its parent_code is the province 430000000000, which is not inc
     示例市 439900000000
       4 counties        4399xx000000   (one 区, two 县, one 县级市)
       9-11 townships    per county     (街道 001000…, 镇 100000…, 乡 200000…)
-      8-16 villages     per township   (社区 001…, 村 200…)
+      8-16 villages     per township   (社区 001…, 村 200…): 社区 (居民委员会) in every 街道, in the
+                        county seat 镇 and, as town-seat 居委会 (镇区社区), in about half of the other 镇
 
 Geometry: the city is a noisy circle about 60 km across around (111.9 E, 28.9 N); counties
 are Voronoi cells of 4 seed points clipped to it, townships Voronoi cells of seeds inside
@@ -220,7 +221,8 @@ def build_region(seed: int = DEFAULT_SEED) -> tuple[list[dict[str, Any]], dict[s
             trow = {"code": tcode, "name": tname, "parent_code": county_code, "level": "township"}
             units.append(trow)
             is_seat = kind == "街道" or (kind == "镇" and rank == 0)
-            units.extend(_villages(rng, tcode, tpoly, _to_lonlat(tseeds[idx]), kind, is_seat))
+            units.extend(_villages(rng, tcode, tpoly, _to_lonlat(tseeds[idx]), kind, is_seat,
+                                   np.random.default_rng([seed, int(tcode[:9])])))
 
     # centroids and sums for the polygons' units
     for row in units:
@@ -241,8 +243,12 @@ def build_region(seed: int = DEFAULT_SEED) -> tuple[list[dict[str, Any]], dict[s
 
 
 def _villages(rng: np.random.Generator, tcode: str, tpoly: Polygon, seat: Point, kind: str,
-              is_seat: bool) -> list[dict[str, Any]]:
-    """The villages (村) and communities (社区) of one township, points inside ``tpoly``."""
+              is_seat: bool, seat_rng: np.random.Generator) -> list[dict[str, Any]]:
+    """The villages (村) and communities (社区) of one township, points inside ``tpoly``.
+
+    Communities (居民委员会, codes 001–199) are the points nearest the township's seat: 3–6 in a
+    街道, 1–3 in the county seat 镇, and one town-seat 居委会 (镇区社区) in about half of the other 镇
+    (``_town_seat_community``); villages (村民委员会) are numbered from 200 (the NBS coding rule)."""
     n = int(rng.integers(8, 17))
     if kind == "街道":
         n_comm = int(rng.integers(3, 7))
@@ -274,7 +280,27 @@ def _villages(rng: np.random.Generator, tcode: str, tpoly: Polygon, seat: Point,
         assert tpoly.contains(Point(lon, lat)), code
         rows.append({"code": code, "name": name, "parent_code": tcode, "level": "village",
                      "lon": lon, "lat": lat, "population": pop, "elderly_population": elderly})
+    if kind == "镇" and not is_seat:
+        _town_seat_community(seat_rng, rows, used)
     return rows
+
+
+def _town_seat_community(rng: np.random.Generator, rows: list[dict[str, Any]], used: set[str]) -> None:
+    """In about half of the 镇 other than the county seat, the village nearest the township's seat is
+    its 集镇 instead: a town-seat 居委会 (镇区社区, code suffix 001) with a community's name and size.
+
+    Drawn from the township's own generator (``seat_rng``), so that the city's stream — and every
+    other unit of the region — is the same with or without the town-seat communities."""
+    if not rows or rng.random() >= 0.5:
+        return
+    row = rows[0]                                    # the point nearest the seat
+    row["code"] = row["parent_code"][:9] + "001"
+    used.discard(row["name"])
+    row["name"] = _unique(rng, used, lambda r: COMMUNITY_STEMS[r.integers(len(COMMUNITY_STEMS))]) + "社区"
+    pop = _population(rng, 2300, 0.3)
+    share = rng.uniform(0.18, 0.24)
+    row["population"] = pop
+    row["elderly_population"] = min(max(round(pop * share), math.ceil(pop * 0.18)), math.floor(pop * 0.30))
 
 
 # ------------------------------------------------------------------ files
@@ -309,6 +335,9 @@ def readme(units: list[dict[str, Any]], seed: int) -> str:
     kinds = Counter(u["name"][-2:] if u["name"].endswith("街道") else u["name"][-1]
                     for u in units if u["level"] == "township")
     comm = sum(1 for u in units if u["level"] == "village" and u["name"].endswith("社区"))
+    town_names = {u["code"]: u["name"] for u in units if u["level"] == "township"}
+    town_comm = sum(1 for u in units if u["level"] == "village" and u["name"].endswith("社区")
+                    and town_names[u["parent_code"]].endswith("镇"))
     city = next(u for u in units if u["level"] == "city")
     return f"""# 示例市:合成的示例区划数据
 
@@ -327,7 +356,9 @@ rural-targets sample region -o data/samples/region --seed {seed}
 
 - 市界:以东经 {CENTER_LON}°、北纬 {CENTER_LAT}° 为中心、直径约 60 km 的不规则圆;
 - 区县:市界内 4 个种子点的 Voronoi 单元;乡镇:区县内种子点的 Voronoi 单元;
-- 村(社区):乡镇边界内的随机点;人口为户籍人口(村 600–4500 人),60 岁以上老年人口占 18%–30%;上级单位人口为下级之和。
+- 村(社区):乡镇边界内的随机点;人口为户籍人口(村 600–4500 人),60 岁以上老年人口占 18%–30%;上级单位人口为下级之和;
+- 社区(居民委员会,代码末三位 001–199)位于街道、县城所在镇和约一半其他镇的镇区(镇区居委会),村(村民委员会)代码末三位从 200 起
+  (国家统计局统计用区划代码的编码规则;`registry load` 据此判定 `committee_type`)。
 
 ## 文件
 
@@ -342,7 +373,7 @@ rural-targets sample region -o data/samples/region --seed {seed}
 | 市 city | {levels['city']} |
 | 区县 county | {levels['county']} |
 | 乡镇 township | {levels['township']}(街道 {kinds['街道']},镇 {kinds['镇']},乡 {kinds['乡']}) |
-| 村、社区 village | {levels['village']}(社区 {comm},村 {levels['village'] - comm}) |
+| 村、社区 village | {levels['village']}(社区 {comm},其中镇的镇区社区 {town_comm};村 {levels['village'] - comm}) |
 
 户籍人口合计 {city['population']} 人,其中 60 岁以上 {city['elderly_population']} 人。
 """

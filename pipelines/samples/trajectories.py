@@ -62,7 +62,27 @@ PATHS: dict[str, tuple[float, float, float, float]] = {
     "judicial": (30, 90, 28, 100),
     "gov_centre": (50, 100, 24, 100),
     "college": (18, 30, 28, 33),
+    # fields of the plans' added targets (issue 9)
+    "disclosure": (40, 100, 8, 100),
+    "villager_council": (50, 100, 8, 100),
+    "power_list": (20, 100, 16, 100),
+    "centralised_office": (60, 100, 8, 100),
+    "mediation": (85, 100, 8, 100),
+    "seven_ones": (30, 100, 16, 100),
+    "logos": (40, 100, 12, 100),
+    "three_carriers": (20, 100, 16, 100),
+    "sunshine": (20, 100, 12, 100),
+    "decision_evaluation": (0, 100, 12, 100),
+    "discipline_chair": (30, 100, 16, 100),
+    "subcommittees": (10, 100, 24, 100),
+    "station_access": (60, 100, 12, 100),
+    "leading_body": (40, 100, 10, 100),
+    "dedicated_team": (30, 100, 10, 100),
+    "governance_funds": (40, 100, 10, 100),
+    "public_legal_station": (30, 100, 24, 100),
+    "enforcement_team": (10, 100, 20, 100),
 }
+ELECTION_YEAR = 2021                 # 四川: the committees elected in 2021Q1 (a few late), monitored after 10 days
 TYPE_CUTS = (-0.524, 0.842, 2.054)   # community score → 薄弱/提升/完善/示范 (30/50/18/2 % in 2018Q4)
 TYPE_DRIFT = 0.058                   # score gained per quarter of on-track work (50 % 完善型+ by 2022Q4)
 
@@ -138,24 +158,29 @@ def simulate_township(rng: np.random.Generator, town: dict, villages: list[dict]
     vcol = lambda a: a[None, :]  # noqa: E731 - (V,) → (1, V)
     col = lambda a: a[:, None]   # noqa: E731 - (T,) → (T, 1)
 
-    def town_L(key: str) -> np.ndarray:
+    # the fields of the plans' added targets draw from a generator of their own, so that adding them
+    # left every earlier field, date and arrival of the simulation as it was
+    rng2 = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+
+    def town_L(key: str, g: np.random.Generator | None = None) -> np.ndarray:
         """The township's progress on one indicator: its own pace, a little faster or slower."""
-        return L * float(np.exp(0.15 * rng.standard_normal()))
+        return L * float(np.exp(0.15 * (g or rng).standard_normal()))
 
-    def town_start(key: str) -> float:
-        s, g, _, _ = PATHS[key]
-        return s + (g - s) * float(np.clip(0.12 * rng.standard_normal(), -0.3, 0.3))
+    def town_start(key: str, g: np.random.Generator | None = None) -> float:
+        s, goal, _, _ = PATHS[key]
+        return s + (goal - s) * float(np.clip(0.12 * (g or rng).standard_normal(), -0.3, 0.3))
 
-    def share(key: str) -> np.ndarray:
+    def share(key: str, g: np.random.Generator | None = None) -> np.ndarray:
         """The township's share (0–100) of villages that have it, per quarter."""
-        s, g, d, hi = PATHS[key]
-        return np.clip(_curve(town_L(key), town_start(key), g, d, hi), 0, 100)
+        s, goal, d, hi = PATHS[key]
+        return np.clip(_curve(town_L(key, g), town_start(key, g), goal, d, hi), 0, 100)
 
-    def adopt(key: str) -> np.ndarray:
+    def adopt(key: str, g: np.random.Generator | None = None) -> np.ndarray:
         """(T, V) yes/no: a village has it while the township's share is above its threshold
         (thresholds stratified, so the township's share follows its curve closely)."""
-        u = (rng.permutation(V) + rng.random(V)) / V
-        return vcol(u) * 100 < col(share(key))
+        g = g or rng
+        u = (g.permutation(V) + g.random(V)) / V
+        return vcol(u) * 100 < col(share(key, g))
 
     def village_level(key: str, spread: float = 0.2, level_sd: float = 0.0, cap: float | None = None) -> np.ndarray:
         """(T, V) continuous value: each village on its own pace and start around the township's."""
@@ -168,6 +193,11 @@ def simulate_township(rng: np.random.Generator, town: dict, villages: list[dict]
             v = v * vcol(np.exp(level_sd * rng.standard_normal(V) - level_sd ** 2 / 2))
         v = np.maximum(v, 0)
         return np.minimum(v, cap) if cap is not None else v
+
+    def town_adopt(key: str) -> np.ndarray:
+        """(T,) yes/no of an added township field: adopted once the township's share passes a threshold
+        of its own (from ``rng2``)."""
+        return float(rng2.random()) * 100 < share(key, rng2)
 
     def dithered(x: np.ndarray) -> np.ndarray:
         """Integers with the mean of ``x``, moving only when ``x`` does (a fixed dither per village)."""
@@ -190,6 +220,11 @@ def simulate_township(rng: np.random.Generator, town: dict, villages: list[dict]
     elderly = np.round(vcol(eld0) * (1 + vcol(rng.uniform(0.008, 0.022, V)) * yrs) * walk(np.ones((T, V)), 0.001))
     elderly = np.minimum(elderly, np.maximum(reg, resident))
 
+    # communities (居委会, code suffix 001–199): town seats and 街道 — many social organisations, no
+    # farmland (no first secretary, no poverty or weak-economy flags, no demonstration village, no 农村社区 type)
+    comm = np.array([int(v["code"][9:12]) < 200 for v in villages], dtype=bool)
+    cmask = vcol(comm)
+
     vil: dict[str, np.ndarray] = {}
     vil["village_code"] = np.array([[v["code"] for v in villages]] * T, dtype=object)
     vil["village_name"] = np.array([[v["name"] for v in villages]] * T, dtype=object)
@@ -198,7 +233,7 @@ def simulate_township(rng: np.random.Generator, town: dict, villages: list[dict]
     vil["households"] = households
     vil["elderly_population"] = elderly
 
-    vil["social_orgs"] = dithered(village_level("social_orgs", level_sd=0.2))
+    vil["social_orgs"] = dithered(village_level("social_orgs", level_sd=0.2) * np.where(cmask, 1.8, 1.0))
     vil["has_elder_association"] = adopt("elder_assoc")
     platform = adopt("service_platform")
     vil["has_service_platform"] = platform
@@ -242,20 +277,20 @@ def simulate_township(rng: np.random.Generator, town: dict, villages: list[dict]
 
     yidx = years - years[0]
     weak_org = rng.random((years[-1] - years[0] + 1, V))[yidx] < 0.05
-    vil["flag_weak_party_org"] = weak_org
+    vil["flag_weak_party_org"] = weak_org & ~cmask
     poor_share = np.select([t_idx == 0, t_idx <= 4, t_idx <= 7], [15.0, 10.0, 5.0], 0.0)
-    vil["flag_poor"] = vcol(rng.random(V)) * 100 < col(poor_share)
-    vil["flag_weak_economy"] = adopt("weak_economy")
-    vil["has_first_secretary"] = adopt("first_secretary")
+    vil["flag_poor"] = (vcol(rng.random(V)) * 100 < col(poor_share)) & ~cmask
+    vil["flag_weak_economy"] = adopt("weak_economy") & ~cmask
+    vil["has_first_secretary"] = adopt("first_secretary") & ~cmask
 
     # community type: a score per village that rises with the township's progress
     z = rng.standard_normal(V)
     score = vcol(z) + TYPE_DRIFT * col(town_L("community"))
     ctype = np.searchsorted(np.array(TYPE_CUTS), score)            # 0 薄弱 … 3 示范
-    vil["community_type"] = np.array(VILLAGE_ENUMS["community_type"], dtype=object)[ctype]
+    vil["community_type"] = np.where(cmask, None, np.array(VILLAGE_ENUMS["community_type"], dtype=object)[ctype])
 
     # demonstration villages (designated by the city plan; the best-scored villages first)
-    ranked = list(np.argsort(-z, kind="stable"))
+    ranked = [j for j in np.argsort(-z, kind="stable") if not comm[j]] + [j for j in range(V) if comm[j]]
     levels = VILLAGE_ENUMS["demo_village_level"]
     demo = np.zeros((T, V), dtype=int)
     for code, rank, tq, level in plan["village_events"]:
@@ -273,7 +308,7 @@ def simulate_township(rng: np.random.Generator, town: dict, villages: list[dict]
         if k:
             noisy = score[rows[0]] + 0.7 * rng.standard_normal(V)
             help_[rows[:, None], np.argsort(noisy)[:k][None, :]] = True
-    vil["weak_help_designated"] = help_
+    vil["weak_help_designated"] = help_ & ~cmask
 
     points = adopt("points")
     keeps_points = vcol(rng.random(V) < 0.92)
@@ -281,6 +316,10 @@ def simulate_township(rng: np.random.Generator, town: dict, villages: list[dict]
     vil["has_legal_adviser"] = adopt("legal_adviser")
     vil["has_legal_service_station"] = adopt("legal_station")
     vil["rule_of_law_demo"] = adopt("rule_of_law")
+
+    _added_village_fields(rng2, vil, V, T, years, qs, cmask, demo, levels, reg,
+                          lambda key: adopt(key, rng2), lambda key: town_L(key, rng2),
+                          lambda key: town_start(key, rng2))
 
     # a few blanks (未填报) in the first year, never in a field a rule pairs with another
     blank = (rng.random((T, V, 4)) < 0.01) & (t_idx <= 5)[:, None, None]
@@ -317,6 +356,7 @@ def simulate_township(rng: np.random.Generator, town: dict, villages: list[dict]
     tw["party_members_under_35"] = np.round(members * young)
     college = _curve(town_L("college"), town_start("college"), *PATHS["college"][1:]) / 100
     tw["party_members_college"] = np.round(members * college)
+    _added_township_fields(rng2, tw, town, T, years, qs, kind, plan, reg, town_adopt)
 
     # arrivals: on time between the 1st and the 15th of the month after the quarter, or late
     _, _, p_missing, p_late = PACES[kind]
@@ -355,3 +395,124 @@ def simulate_township(rng: np.random.Generator, town: dict, villages: list[dict]
 
     return TownshipSim(town["code"], town["name"], town["parent_code"], kind, pace,
                        [(v["code"], v["name"]) for v in villages], L, vil, tw, arrival)
+
+
+def _first_year(reached: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """(T, V) the year of the first quarter where ``reached`` holds, from that quarter on; 0 before."""
+    T = reached.shape[0]
+    first = np.where(reached.any(axis=0), reached.argmax(axis=0), T)
+    t = np.arange(T)[:, None]
+    return np.where(t >= first[None, :], years[np.minimum(first, T - 1)][None, :], 0).astype(float)
+
+
+def _dates(base: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Dates ``base`` (ordinals, NaN: none) + ``days``, as an object array of dt.date / None."""
+    out = np.full(base.shape, None, dtype=object)
+    ok = ~np.isnan(base)
+    out[ok] = [dt.date.fromordinal(int(b + d)) for b, d in zip(base[ok], np.broadcast_to(days, base.shape)[ok])]
+    return out
+
+
+def _added_village_fields(rng: np.random.Generator, vil: dict[str, np.ndarray], V: int, T: int, years: np.ndarray,
+                          qs: np.ndarray, cmask: np.ndarray, demo: np.ndarray, levels: list[str], reg: np.ndarray,
+                          adopt: Any, town_L: Any, town_start: Any) -> None:
+    """The village fields of the plans' added targets (issue 9): adoption of yes/no practices, the
+    years of demonstration-village titles, the 2021 committee elections (四川: by 31 March, a few
+    late, bodies by 30 April, monitoring committees and group leaders within 10 days — a few not),
+    committee and "两委" members, party members, and the 2021 autonomy pilots (villages only)."""
+    col = lambda a: a[:, None]   # noqa: E731 - (T,) → (T, 1)
+    for fid, key in (("affairs_disclosure_standard", "disclosure"), ("has_villager_council", "villager_council"),
+                     ("has_power_list", "power_list"), ("cadres_centralised_office", "centralised_office"),
+                     ("has_mediation_committee", "mediation"), ("meets_seven_ones", "seven_ones"),
+                     ("has_community_logos", "logos"), ("has_three_governance_carriers", "three_carriers"),
+                     ("uses_sunshine_platform", "sunshine"), ("has_decision_evaluation", "decision_evaluation"),
+                     ("discipline_member_chairs_supervision", "discipline_chair"),
+                     ("has_standard_subcommittees", "subcommittees"), ("service_station_access", "station_access")):
+        vil[fid] = adopt(key)
+    # demonstration-village titles: the year each level was first reached (0: none yet)
+    for fid, level in (("demo_village_district_year", "区级"), ("demo_village_municipal_year", "市级"),
+                       ("demo_village_national_year", "国家级")):
+        vil[fid] = _first_year(demo >= levels.index(level), years)
+    # committee elections: the previous term's (2018) until the 2021 election is reported
+    start = dt.date(ELECTION_YEAR, 1, 5).toordinal()
+    late = rng.random(V) < 0.06
+    offset = np.where(late, rng.integers(86, 130, V), rng.integers(0, 80, V)).astype(float)
+    new_el = start + offset                                                # ordinals
+    prev_el = dt.date(ELECTION_YEAR - 3, 1, 10).toordinal() + rng.integers(0, 60, V).astype(float)
+    q_end = np.array([period_bounds(f"{y}Q{q}")[1].toordinal() for y, q in zip(years, qs)], dtype=float)
+    held = col(q_end) >= new_el[None, :]
+    el = np.where(held, new_el[None, :], prev_el[None, :])
+    vil["committee_election_date"] = _dates(el, 0)
+    slow_sup, slow_grp = rng.random(V) < 0.05, rng.random(V) < 0.04
+    sup_days = np.where(slow_sup, rng.integers(11, 25, V), rng.integers(2, 10, V)).astype(float)
+    grp_days = np.where(slow_grp, rng.integers(11, 30, V), rng.integers(3, 11, V)).astype(float)
+    sub_days = np.where(late, rng.integers(20, 40, V), rng.integers(10, 40, V)).astype(float)
+    for fid, days in (("supervisory_committee_date", sup_days), ("group_leaders_date", grp_days),
+                      ("subordinate_orgs_date", sub_days)):
+        done = el + days[None, :]
+        vil[fid] = _dates(np.where(col(q_end) >= done, el, np.nan), days)
+    vil["outgoing_review_done"] = held & (rng.random(V) < 0.97)[None, :]
+    members = np.broadcast_to(rng.integers(5, 8, V).astype(float), (T, V)).copy()
+    party_share = np.where(held, rng.uniform(0.55, 0.75, V)[None, :], rng.uniform(0.40, 0.55, V)[None, :])
+    vil["committee_members"] = members
+    vil["committee_members_party"] = np.minimum(np.round(members * party_share), members)
+    lead = np.broadcast_to(rng.integers(7, 12, V).astype(float), (T, V)).copy()
+    vil["leadership_members"] = lead
+    since = np.clip((col(q_end) - new_el[None, :]) / 91.0, 0, None)        # quarters since the election
+    trained = np.where(held, np.minimum(1.0, 0.55 + 0.5 * since), 0.9)
+    vil["leadership_trained"] = np.minimum(np.round(lead * trained), lead)
+    age0 = rng.uniform(46, 52, V)
+    vil["leadership_avg_age"] = np.round(age0[None, :] - np.where(held, 2.5, 0.0) - 0.1 * col(years - years[0]), 1)
+    college0 = rng.uniform(0.10, 0.25, V)
+    vil["leadership_college"] = np.minimum(np.round(lead * (college0[None, :] + np.where(held, 0.12, 0.0))), lead)
+    # party members of the village (community) organisation
+    pm = np.round(reg * rng.uniform(0.026, 0.034, V)[None, :] * (1 + 0.008 * col(np.arange(T) / 4)))
+    vil["village_party_members"] = pm
+    young = rng.uniform(0.15, 0.20, V)[None, :] + 0.003 * rng.standard_normal((T, V))
+    vil["village_party_members_under_35"] = np.minimum(np.round(pm * young), pm)
+    college = _curve(col(town_L("college")), town_start("college"), *PATHS["college"][1:]) / 100
+    vil["village_party_members_college"] = np.minimum(np.round(pm * college), pm)
+    # the 2021 autonomy pilots (villages only): a theme from 2021, a few named after 2023
+    themes = VILLAGE_ENUMS["autonomy_pilot_theme"]
+    namings = VILLAGE_ENUMS["autonomy_pilot_naming"]
+    pilot = (rng.random(V) < 0.08) & ~cmask[0]
+    theme = np.where(pilot, rng.integers(1, len(themes), V), 0)
+    vil["autonomy_pilot_theme"] = np.array(themes, dtype=object)[np.where(col(years) >= ELECTION_YEAR, theme[None, :], 0)]
+    named = np.where(pilot & (rng.random(V) < 0.5), rng.integers(1, len(namings), V), 0)
+    vil["autonomy_pilot_naming"] = np.array(namings, dtype=object)[np.where(col(years) >= 2024, named[None, :], 0)]
+
+
+def _added_township_fields(rng: np.random.Generator, tw: dict[str, np.ndarray], town: dict, T: int,
+                           years: np.ndarray, qs: np.ndarray, kind: str, plan: dict[str, Any], reg: np.ndarray,
+                           town_adopt: Any) -> None:
+    """The township fields of the plans' added targets (issue 9): 敬老院 beds and 社工站 staff, the
+    years demonstration towns were applied for, the 2021 专题报道 and 典型案例 dates, leading bodies,
+    teams and funds, the 公共法律服务站 and 综合行政执法队伍, and 接诉即办 flows."""
+    beds0 = float(rng.choice([0, 0, 40, 60, 80, 120]))
+    tw["township_institution_beds"] = np.round(beds0 * (1 + 0.02 * np.arange(T) / 4))
+    tw["sw_station_professionals"] = np.where(tw["has_sw_station"], float(rng.integers(1, 5)), 0.0)
+    for fid, level in (("demo_town_municipal_applied_year", "市级申报"), ("demo_town_national_applied_year", "国家级申报")):
+        year = np.zeros(T)
+        for code, tq, lv in plan["town_events"]:
+            if code == town["code"] and lv == level:
+                year[tq:] = np.where(year[tq:] == 0, years[tq], year[tq:])
+        tw[fid] = year
+    late_p = {"ahead": 0.05, "on_track": 0.12, "behind": 0.3, "stalling": 0.45}[kind]
+    q_end = np.array([period_bounds(f"{y}Q{q}")[1] for y, q in zip(years, qs)], dtype=object)
+    for fid in ("special_coverage_date", "typical_case_report_date"):
+        day = (dt.date(2022, 1, int(rng.integers(6, 28))) if rng.random() < late_p
+               else dt.date(2021, int(rng.integers(7, 13)), int(rng.integers(1, 29))))
+        tw[fid] = np.array([day if e >= day else None for e in q_end], dtype=object)
+    tw["has_governance_leading_body"] = town_adopt("leading_body")
+    tw["has_dedicated_team"] = town_adopt("dedicated_team")
+    tw["has_governance_funds"] = town_adopt("governance_funds")
+    tw["has_public_legal_station"] = town_adopt("public_legal_station")
+    tw["has_unified_enforcement_team"] = town_adopt("enforcement_team")
+    pop = reg.sum(axis=1)
+    requests = rng.poisson(pop * 0.0012).astype(float)
+    t_rel = np.arange(T) / max(T - 1, 1)
+    tw["rural_requests"] = requests
+    tw["rural_requests_resolved"] = np.minimum(rng.binomial(requests.astype(int), 0.80 + 0.15 * t_rel), requests)
+    rated = rng.binomial(requests.astype(int), 0.7).astype(float)
+    tw["rural_requests_rated"] = rated
+    tw["rural_requests_satisfied"] = np.minimum(rng.binomial(rated.astype(int), 0.85 + 0.10 * t_rel), rated)
