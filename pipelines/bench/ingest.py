@@ -263,6 +263,9 @@ def _convert(s: pd.Series, f: Any) -> tuple[pd.Series, pd.Series]:
         if f.min is not None:
             low = _flag(value < f.min)
             err, value = err.mask(low, "ING012"), value.mask(low)
+        if f.max is not None:
+            high = _flag(value > f.max)
+            err, value = err.mask(high, "ING023"), value.mask(high)
         value = value.astype(_DTYPES[f.type])
     elif f.type == "bool":
         lower = text.str.lower()

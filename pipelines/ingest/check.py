@@ -144,6 +144,7 @@ class _Checker:
     def __init__(self, cat: Catalog, ret: ReturnFile, units: Units, history: History):
         self.cat, self.ret, self.units, self.history = cat, ret, units, history
         self.out = Checked()
+        self.flagged: set[tuple[str, str]] = set()     # (sheet, cell) already reported: no follow-on ING021
 
     def add(self, code: str, /, sheet: str | None = None, cell: str | None = None, field: str | None = None,
             value: Any = None, **context: Any) -> None:
@@ -154,7 +155,10 @@ class _Checker:
         if field and "label" not in context:
             context["label"] = _label(self.cat, field)
         context.setdefault("field", field)
-        context.setdefault("value", "" if value is None else value)
+        shown = int(value) if isinstance(value, float) and value.is_integer() and abs(value) < 1e15 else value
+        context.setdefault("value", "" if shown is None else shown)
+        if sheet and cell and field:
+            self.flagged.add((sheet, cell))
         self.out.problems.append(Problem(code, context, sheet=sheet, cell=cell, field=field, value=value))
 
     # -- the whole file ------------------------------------------------------
@@ -244,6 +248,8 @@ class _Checker:
                     self.add("ING016", sheet.name, cell_ref(sheet.name, r, c), fid, raw)
                 elif spec.min is not None and type(value) in (int, float) and value < spec.min:
                     self.add("ING012", sheet.name, cell_ref(sheet.name, r, c), fid, raw, min=f"{spec.min:g}")
+                elif spec.max is not None and type(value) in (int, float) and value > spec.max:
+                    self.add("ING023", sheet.name, cell_ref(sheet.name, r, c), fid, raw, max=f"{spec.max:g}")
                 else:
                     rec[fid] = value
         return records
@@ -338,7 +344,7 @@ class _Checker:
                 r = rec["source_row"] - 1
                 if rule.require:
                     for f in rule.require:
-                        if rec[f] is None:
+                        if rec[f] is None and (sheet, cell_ref(sheet, r, col_of.get(f, 0))) not in self.flagged:
                             self.add("ING021", sheet, cell_ref(sheet, r, col_of.get(f, 0)), f, None,
                                      message=rule.message, rule=rule.id)
                 elif check.evaluate(rec) is False:
