@@ -5,7 +5,8 @@ every township from 2018Q4 to 2025Q4 (``pipelines.samples.simulation``): the com
 ``data/samples/returns`` where there is one, else returns generated into ``data/generated/returns``
 (written once, again only when the simulation or the generator changes). Every return goes
 through the ingest pipeline, quarter by quarter (so each is compared with the quarter before),
-stamped with the time it arrived. Running it again changes nothing and is quick.
+stamped with the time it arrived; then the county sheets and task updates no return carries
+(``pipelines.samples.records``). Running it again changes nothing and is quick.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pipelines.ingest.pipeline import ingest_uploads
 from pipelines.registry.load import load_registry
 from pipelines.resources import samples_dir
 from pipelines.samples import committed
+from pipelines.samples.records import record_samples
 from pipelines.samples.simulation import simulate
 
 SAMPLES_DIR = samples_dir()  # data/samples of the checkout, or the wheel's package data
@@ -144,8 +146,10 @@ def _load_returns(con: duckdb.DuckDBPyConnection, progress: bool) -> dict[str, A
         finally:
             con.unregister("_sample_shas")
     missing = sum(a is None for ts in sim.townships.values() for a in ts.arrival)
+    _say(progress, "记录示例区县情况与督办任务 …")
+    records = record_samples(con, UPLOADED_BY)
     _say(progress, "计算指标与进度 …")
     refresh(con)
-    return {"files": total, **counts, "warnings": int(warnings), "generated": written,
+    return {"files": total, **counts, **records, "warnings": int(warnings), "generated": written,
             "committed_samples": len(samples), "missing_returns": missing,
             "rejected_files": [r.file for r in rejected]}
