@@ -220,14 +220,12 @@ def judge_trend(ctx: Any, f: pd.DataFrame, x: np.ndarray, t: Any, plan: Any, bou
         ref = np.where(rcol.notna(), x.to_numpy()[rpos], np.nan)
         known = has.to_numpy() & rcol.notna().to_numpy() & (c.col > rcol.fillna(np.inf).to_numpy())
     else:
-        back = q.quarter[c.col] if t.recurrence == "yearly" else 4     # the last Q4, or a year earlier
-        earlier = by_unit.shift(1)
-        if t.recurrence == "yearly":
-            shifted = {k: by_unit.shift(k).to_numpy() for k in (1, 2, 3, 4)}
-            ref = np.select([back == k for k in (1, 2, 3, 4)], [shifted[k] for k in (1, 2, 3, 4)], np.nan)
-        else:
+        if t.recurrence == "yearly":                  # the last Q4 before the quarter: its quarter number back
+            back = q.quarter[c.col]
+            ref = np.select([back == k for k in (1, 2, 3, 4)], [by_unit.shift(k).to_numpy() for k in (1, 2, 3, 4)],
+                            np.nan)
+        else:                                         # the same quarter a year earlier
             ref = by_unit.shift(4).to_numpy()
-        del earlier
         known = x.notna().to_numpy() & ~np.isnan(ref)
     xv = x.to_numpy()
     delta = xv - ref
@@ -316,34 +314,28 @@ def combine_parts(parts: list[dict[str, Any]], worst: bool) -> dict[str, Any]:
             "tau": np.nan, "projected": np.nan, "done_all": done.all(axis=0)}
 
 
-def _dates_known(ctx: Any, f: pd.DataFrame, dates: pd.DataFrame, sheet: str, deadline: dt.date
+def _dates_known(ctx: Any, f: pd.DataFrame, level: str, dates: pd.DataFrame, sheet: str, deadline: dt.date
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """From the dates reported in a field (code, pidx, day): per row of ``f`` the done date — the
-    earliest reported no more than half a year before ``deadline`` (earlier ones belong to an earlier
-    cycle) — and whether the unit reported anything recently: since the window opened, or in the
-    last half year (county sheet: any record)."""
+    """From the dates reported in a field (code, pidx, day): per row of ``f`` (units of ``level``) the
+    done date — the earliest reported no more than half a year before ``deadline`` (earlier ones
+    belong to an earlier cycle) — and whether the unit reported anything recently: since the window
+    opened, or in the last half year (county sheet: any record)."""
     q = ctx.q
     window = (deadline - dt.timedelta(days=WINDOW_DAYS)).toordinal()
     first = dates[dates["day"] >= window].groupby("code")["day"].min()
     done = f["code"].map(first).to_numpy(dtype=float, na_value=np.nan)
     if sheet == "county":
         return done, f["code"].isin(dates["code"]).to_numpy()
-    pos = ctx.reg.position(f.attrs["level"], dates["code"], dates["pidx"])
+    pos = ctx.reg.position(level, dates["code"], dates["pidx"])
     reported = np.zeros(len(f), bool)
     reported[pos[pos >= 0]] = True
-    c = _Cells(f, q)
+    reported = reported.reshape(-1, len(q))                       # [unit, quarter]: frames are complete
     since = np.minimum(window, q.end - WINDOW_DAYS)              # per quarter: the first day counted
-    # per quarter c: a return in a quarter ending on or after since[c], up to c
-    rep = pd.Series(reported, index=f.index)
-    known = np.zeros(len(f), bool)
-    by_unit = rep.groupby(f["code"].to_numpy(), sort=False)
+    known = np.zeros_like(reported)
     for k in range(len(q)):
         lo = int(np.nonzero(q.end >= since[k])[0][0])
-        recent = by_unit.transform(lambda s: s.iloc[lo:k + 1].any()) if False else None
-        del recent
-        window_any = rep.to_numpy().reshape(-1, len(q))[:, lo:k + 1].any(axis=1)
-        known[c.col == k] = window_any
-    return done, known
+        known[:, k] = reported[:, lo:k + 1].any(axis=1)
+    return done, known.ravel()
 
 
 def judge_field_milestone(ctx: Any, plan: Any, t: Any, root_level: str, prefixes: list[str]
@@ -362,10 +354,10 @@ def judge_field_milestone(ctx: Any, plan: Any, t: Any, root_level: str, prefixes
     c = _Cells(f, q)
     parts, finals = [], []
     for m in sorted(t.milestones, key=lambda m: m.deadline):
-        done, known = _dates_known(ctx, f, ctx.field_dates(sheet, m.field), sheet, m.deadline)
+        done, known = _dates_known(ctx, f, unit_level, ctx.field_dates(sheet, m.field), sheet, m.deadline)
         nominal = float(m.deadline.toordinal())
         if m.after is not None:
-            base, _ = _dates_known(ctx, f, ctx.field_dates(sheet, m.after.field), sheet, m.deadline)
+            base, _ = _dates_known(ctx, f, unit_level, ctx.field_dates(sheet, m.after.field), sheet, m.deadline)
             due = base + m.after.days
             with np.errstate(invalid="ignore"):
                 deadline = np.where(base <= c.end, due, np.nan)

@@ -38,8 +38,9 @@ Deadlines stay (``deadline_verdicts``, every kind of target)
     the quarter containing the deadline, with the data known now (late returns for it included): met
     → met; no value or incomplete data → incomplete; anything else (missed, overdue, done late) →
     missed. It is copied to that quarter and every later row of the unit (of the cycle, for a
-    recurrent target); null while the deadline is ahead. A later quarter whose value meets the
-    target when the verdict is not met reads met_late 逾期完成, never met.
+    recurrent target); null while the deadline is ahead — except on a row already met_late before it
+    (units with deadlines of their own, one of them done late): missed. A later quarter whose value
+    meets the target when the verdict is not met reads met_late 逾期完成, never met.
 
 Coverage (``apply_coverage``)
     Every row carries reported and expected (the units a value needs, from the scope: villages of the
@@ -342,7 +343,8 @@ def deadline_verdicts(status: np.ndarray, deadline: np.ndarray, grid: Grid) -> n
     where that quarter has no value or incomplete data — and is set on that quarter and every later
     cell of the same deadline; -1 before it, where the deadline is outside the grid, and where the
     quarter is not judged. A cell after that quarter that meets the target while the verdict is not
-    met becomes met_late.
+    met becomes met_late. A cell already met_late by its own rule before that quarter (a parent whose
+    units each had their own, earlier deadline and one was late) has the verdict missed.
     """
     U, P = status.shape
     D = np.broadcast_to(np.asarray(deadline, dtype=float), (U, P))
@@ -353,6 +355,7 @@ def deadline_verdicts(status: np.ndarray, deadline: np.ndarray, grid: Grid) -> n
                   MISSED).astype(np.int8)
     cols = np.arange(P)[None, :]
     verdict = np.where(inside & (cols >= dcol), v, -1).astype(np.int8)
+    verdict[(status == MET_LATE) & (verdict < 0)] = MISSED       # done late by its own rule: already missed
     late = inside & (cols > dcol) & (status == MET) & (verdict != MET)
     status[late] = MET_LATE
     return verdict
