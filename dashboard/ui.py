@@ -16,7 +16,7 @@ import streamlit as st
 from dashboard import queries
 from pipelines.catalog.definitions import catalog
 from pipelines.compute.rows import coverage_text as row_coverage_text
-from pipelines.compute.rules import STATUS_ZH, WORST_FIRST, status_label
+from pipelines.compute.rules import STATUS_ZH, VERDICT_ZH, WORST_FIRST, status_label
 from pipelines.errors import ProblemsError, RuralTargetsError, render  # noqa: F401 - re-exported for pages
 from pipelines.periods import period_bounds, period_label
 from pipelines.textwidth import text_width
@@ -45,8 +45,6 @@ STATUS_RGB: dict[str, tuple[int, int, int]] = {
     "not_judged": (148, 163, 184),
 }
 STATUS_ORDER = list(WORST_FIRST) + [s for s in STATUS_ZH if s not in WORST_FIRST]
-# verdict_at_deadline (pipelines.compute.rules.VERDICTS) as shown beside 逾期完成: "截止时:未达标"
-VERDICT_ZH = {"met": "已达标", "missed": "未达标", "incomplete": "数据不全"}
 
 
 def status_zh(key: str | None, strive: Any = False) -> str:

@@ -102,8 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     judged = LEVELS + ["department"]
     sp = leaf(sub, "progress", "progress", "各目标在各层级、各季度的进度评估(序时进度与预测)",
-              "每个目标 × 单位 × 季度:状态(已达标/进度正常/进度滞后/严重滞后/已逾期未达标/无数据)、"
-              "完成进度 pi、序时进度 tau、差距、到期预测值、尚需每季增量、数据点数。", csv=True)
+              "每个目标 × 单位 × 季度:状态(已达标/逾期完成/进度正常/即将到期/进度滞后/严重滞后/已逾期未达标/"
+              "无数据/数据不全/不判定)、截止时的结论、报送覆盖率(coverage)、是否力争目标、完成进度 pi、序时进度 tau、"
+              "差距、到期预测值、尚需每季增量、数据点数。", csv=True)
     sp.add_argument("--plan", metavar="CODE", help="只评估该规划(如 changde-2018)")
     sp.add_argument("--target", metavar="ID", help="只评估该目标(如 cd-elder-assoc)")
     sp.add_argument("--level", choices=judged, help="只列出该层级(department:督办任务的责任单位)")

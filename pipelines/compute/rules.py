@@ -119,6 +119,7 @@ STATUS_ZH = {"met": "已达标", "met_late": "逾期完成", "on_track": "进度
 MET, MET_LATE, ON_TRACK, DUE_SOON, LAGGING, SEVERE, MISSED, NO_DATA, INCOMPLETE, NOT_JUDGED = range(10)
 # what verdict_at_deadline can be (positions in STATUSES; -1 in the arrays: none yet)
 VERDICTS = ("met", "missed", "incomplete")
+VERDICT_ZH = {"met": "已达标", "missed": "未达标", "incomplete": "数据不全"}   # "逾期完成 · 截止时:未达标"
 # worst first: the one order of statuses (laggards rank by it; a task takes its worst item's status)
 WORST_FIRST = ("missed", "severely_lagging", "lagging", "incomplete", "no_data", "due_soon", "on_track", "met_late",
                "met", "not_judged")
