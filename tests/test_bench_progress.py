@@ -49,8 +49,11 @@ def test_check_finds_a_perturbed_baseline_status(tiny_run, tmp_path):
     con = duckdb.connect(str(ours), read_only=True)
     picks, _ = bench.sample_units(con)
     con.close()
-    village = int(picks["village"][0])
     con = duckdb.connect(str(base))
+    # the first sampled village counted by cd-reserve-123 (a 村: population 村, so not a 居委会)
+    village = next(int(v) for v in picks["village"] if con.execute(
+        "SELECT count(*) FROM baseline_progress WHERE unit = ? AND target = 'cd-reserve-123' AND pidx = 8080",
+        [int(v)]).fetchall()[0][0])
     before = con.execute("SELECT status FROM baseline_progress WHERE unit = ? AND target = 'cd-reserve-123' "
                          "AND pidx = 8080", [village]).fetchall()[0][0]
     after = "missed" if before != "missed" else "met"
@@ -91,6 +94,22 @@ def test_compare_statuses_reports_each_differing_row():
     assert "p t1 county 110101000000 2020Q2: status — product lagging (40), baseline on_track (40)" in text
 
 
+def test_compare_statuses_reports_a_differing_verdict_or_coverage():
+    """Where both sides give them, the verdict at the deadline and the coverage are compared too."""
+    cols = KEY + ["status", "value", "coverage", "verdict_at_deadline"]
+    ours = pd.DataFrame([("p", "t", "county", "110101000000", "2021Q1", "met_late", 100.0, 1.0, "missed"),
+                         ("p", "t", "county", "110101000000", "2021Q2", "met", 100.0, 0.95, None)], columns=cols)
+    base = ours.copy()
+    base.loc[0, "verdict_at_deadline"] = None
+    base.loc[1, "coverage"] = 0.9
+    diff = bench.compare_statuses(ours, base)
+    assert diff[["period", "problem"]].values.tolist() == [["2021Q1", "verdict_at_deadline"], ["2021Q2", "coverage"]]
+    text = bench.describe_differences(diff, compared=2)
+    assert ("p t county 110101000000 2021Q1: verdict_at_deadline — product met_late (100), baseline met_late (100); "
+            "verdict_at_deadline: product missed, baseline —") in text
+    assert len(bench.compare_statuses(ours, ours.copy())) == 0
+
+
 def test_command_fails_when_a_status_differs(monkeypatch, tmp_path, capsys):
     """The command exits non-zero with the differing rows when the check finds any (both sides faked)."""
     src = tmp_path / "country.duckdb"
@@ -109,20 +128,25 @@ def test_command_fails_when_a_status_differs(monkeypatch, tmp_path, capsys):
     assert "p t county 110101000000 2020Q1: status — product met (1), baseline missed (1)" in str(exc.value.code)
 
 
+def test_the_baseline_implements_the_whole_catalog():
+    assert baseline.baseline_gaps(bench.catalog()) == {}
+
+
 def test_bench_refuses_a_catalog_the_baseline_does_not_implement(monkeypatch):
-    """A catalog feature outside the baseline (here a quarterly cycle and an unknown target setting)
-    fails the command before any work, naming the feature and the targets using it."""
+    """A catalog feature outside the baseline (here a monthly cycle, which no rule defines, and an
+    unknown target setting) fails the command before any work, naming the feature and the targets
+    using it."""
     cat = bench.catalog()
     plan = cat.plans["changde-2018"]
-    changed = plan.targets[0].model_copy(update={"recurrence": "quarterly", "per_unit_deadline": "x"})
+    changed = plan.targets[0].model_copy(update={"recurrence": "monthly", "per_unit_deadline": "x"})
     plan = plan.model_copy(update={"targets": [changed] + plan.targets[1:]})
     odd = cat.model_copy(update={"plans": {**cat.plans, plan.code: plan}})
     gaps = baseline.baseline_gaps(odd)
-    assert changed.id in gaps["recurrence quarterly"] and changed.id in gaps["target.per_unit_deadline"]
-    assert changed.id not in baseline.baseline_gaps(cat).get("recurrence quarterly", [])
+    assert changed.id in gaps["recurrence monthly"] and changed.id in gaps["target.per_unit_deadline"]
+    assert changed.id not in baseline.baseline_gaps(cat).get("recurrence monthly", [])
     monkeypatch.setattr(bench, "catalog", lambda: odd)
     monkeypatch.setattr(bench, "country", lambda *a, **k: pytest.fail("no work before the check"))
     with pytest.raises(baseline.BaselineIncomplete) as exc:
         bench.bench_progress(provinces=1, cities=1, counties=1, progress=False)
-    assert f"recurrence quarterly: {changed.id}" in str(exc.value.code)
+    assert f"recurrence monthly: {changed.id}" in str(exc.value.code)
     assert f"target.per_unit_deadline: {changed.id}" in str(exc.value.code)

@@ -48,6 +48,7 @@ GENERATOR_VERSION = "2"
 
 
 def peak_rss_mb() -> float:
+    """The peak resident memory of this process so far, in MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -191,7 +192,8 @@ def _township_exprs(fields: list[Any]) -> dict[str, str]:
         return f"({fixed(name)} < least(0.99, {start} + {gain} * t + 0.25 * s))"
 
     def applied_since(name: str, share: float) -> str:
-        p = f"(8076 + floor(12 * {fixed(name + 'p')}))"
+        # the year of an application (2020Q1…2021Q4), shown from that quarter on; 0 for none
+        p = f"(8080 + floor(8 * {fixed(name + 'p')}))"
         return f"CAST(CASE WHEN {fixed(name)} < {share} AND pidx >= {p} THEN {p} // 4 ELSE 0 END AS BIGINT)"
 
     def dated_2021(name: str) -> str:
@@ -216,8 +218,8 @@ def _township_exprs(fields: list[Any]) -> dict[str, str]:
         "township_institution_beds": f"CAST(CASE WHEN {fixed('tib')} < 0.35 THEN 40 + floor(80 * {fixed('tib2')}) + floor(20 * t) "
                                      f"WHEN {fixed('tib')} < 0.9 THEN 0 END AS BIGINT)",
         "sw_station_professionals": f"CAST(floor(4 * t * {u('swsp')} + {fixed('swsq')}) AS BIGINT)",
-        "demo_town_municipal_applied_year": applied_since("mta", 0.15),
-        "demo_town_national_applied_year": applied_since("nta", 0.06),
+        "demo_town_municipal_applied_year": applied_since("mta", 0.4),
+        "demo_town_national_applied_year": applied_since("nta", 0.1),
         "special_coverage_date": dated_2021("scd"),
         "typical_case_report_date": dated_2021("tcr"),
         "has_governance_leading_body": yes("glb", 0.5, 0.5),
@@ -242,7 +244,7 @@ def _county_exprs(fields: list[Any]) -> dict[str, str]:
         return _u("code", "year", _q(name))
 
     e = {
-        "innovation_experiments": f"CAST(hash(code, year) % 3 AS BIGINT)",
+        "innovation_experiments": "CAST(hash(code, year) % 3 AS BIGINT)",
         "implementation_plan_filed": "DATE '2018-11-10' + CAST(hash(code, 'plan') % 40 AS INTEGER)",
         "county_institution_beds": f"CAST(200 + floor(400 * {fixed('cib')}) + 30 * k AS BIGINT)",
         "agency_social_work_professionals": f"CAST(floor(10 * {fixed('asw')} + 3 * k) AS BIGINT)",
@@ -292,7 +294,7 @@ def _build(con: duckdb.DuckDBPyConnection, cat: Catalog, provinces: int, cities:
                   FROM _county k, range(1, 17) r(t) WHERE t <= 12 + hash(k.code) % 4);
         CREATE TEMP TABLE _village AS
             SELECT substr(w.code, 1, 9) || lpad(CAST(CASE WHEN v <= CASE w.kind WHEN 'street' THEN 99
-                                                                     WHEN 'town' THEN 1 + hash(w.code, 'res') % 4
+                                                                     WHEN 'town' THEN 1 + hash(w.code, 'res') % 5
                                                                      ELSE hash(w.code, 'res') % 2 END
                                                           THEN v ELSE 200 + v END AS VARCHAR), 3, '0') AS code
             FROM _town w, range(1, 18) r(v) WHERE v <= 9 + hash(w.code) % 9

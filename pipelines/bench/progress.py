@@ -1,23 +1,32 @@
 """``rural-targets bench progress``: indicators and statuses of every target at every level, nationally.
 
-A synthetic country (31 provinces, ~310 cities, ~2,800 counties, ~38,000 townships, ~490,000 villages)
-with 12 quarters of returns is generated directly into a DuckDB file with SQL (no Excel files), and
-cached under data/generated/bench/. Every plan of the catalog is applied to every province (a bench
-catalog: settings.applies lists them), so that every target is judged for every unit.
+A synthetic country (31 provinces, ~310 cities, ~2,800 counties, ~38,000 townships — 街道, 镇 and 乡 —
+and ~490,000 village-level units, about a quarter of them 居委会) with 12 quarters of returns, county
+records and task updates is generated directly into a DuckDB file with SQL (no Excel files), and
+cached under data/generated/bench/ (pipelines.bench.country says what it holds). Every plan of the
+catalog is applied to every province (a bench catalog: settings.applies lists them), so that every
+target is judged for every unit.
 
 Two sides, each in its own process on its own copy of the file:
 
 - the product: ``refresh`` (indicator tables and progress tables, by groups of provinces);
-- a pandas baseline (``pandas_baseline``): the same computation as a competent pandas user would write
-  it from the method, without the product's code — the columns the indicators use, groupby sums by
-  code prefix, groupby transforms per unit for the judgement, every rule (validity dates, coverage,
-  flows year to date, the county sheet, trend, band, yearly cycles, shares, milestones, task lists),
-  its rows stored like the product's.
+- a pandas baseline (``pandas_baseline``, pipelines.bench.progress_baseline and
+  progress_baseline_judge): the same computation as a competent pandas user would write it from the
+  method, without the product's code — the columns the indicators use, groupby sums by code prefix
+  per target population (村 / 社区 / 村(社区) by the registry's committee type; 乡镇 / 乡镇(街道)) with
+  the township and county sheets' ``plus`` terms, coverage counts, groupby transforms per unit for
+  the judgement, and every rule: validity dates, coverage and incomplete (min_coverage; shares over
+  the units that reported), flows year to date, the county sheet, trends against a year earlier or
+  the plan start (rising, falling, not_falling), bands, ranges (above_range), yearly and quarterly
+  cycles, shares of units, field milestones on the village, township and county sheets (per-unit
+  deadlines ``after`` another date), task lists with items, not_judged (judged_at, guidelines), the
+  verdict at the deadline and met_late; its rows stored like the product's.
 
-Then the baseline's statuses are compared with the product's on a sample drawn with a fixed seed
-(``check_baseline``: units of every level, every row of one county, every task unit); any difference
-fails the command (``StatusMismatch``). The figures are seconds, peak memory and the ratio, the rows
-compared, and the time to read one county's statuses for one plan from the stored tables.
+Then the baseline's rows are compared with the product's on a sample drawn with a fixed seed
+(``check_baseline``: units of every level, every row of one county, every task unit): status, value,
+coverage and verdict at the deadline, and which rows exist; any difference fails the command
+(``StatusMismatch``). The figures are seconds, peak memory and the ratio, the rows compared, and the
+time to read one county's statuses for one plan from the stored tables.
 """
 from __future__ import annotations
 
@@ -32,18 +41,25 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pipelines.bench.country import bench_catalog, country, peak_rss_mb
+from pipelines.bench.progress_baseline import (
+    BASELINE_TABLE,
+    BaselineIncomplete,
+    baseline_gaps,
+    gaps_message,
+    pandas_baseline,
+)
 from pipelines.catalog.definitions import Catalog, catalog
 from pipelines.compute.assess import assess_frame
 from pipelines.compute.refresh import refresh
-from pipelines.bench.country import bench_catalog, country, peak_rss_mb
-from pipelines.bench.progress_baseline import (BASELINE_TABLE, BaselineIncomplete, baseline_gaps, gaps_message,
-                                               pandas_baseline)
 
 # ============================================================================ checking the baseline against the product
 
 SEED = 20240607
 SAMPLE_UNITS = {"province": 5, "city": 5, "county": 6, "township": 10, "village": 20}
 KEY = ["plan", "target", "level", "unit_code", "period"]
+# besides status and value, compared when both sides have them
+EXTRA = ["coverage", "verdict_at_deadline"]
 
 
 class StatusMismatch(SystemExit):
@@ -63,18 +79,21 @@ def sample_units(con: duckdb.DuckDBPyConnection, seed: int = SEED) -> tuple[dict
 
 
 def product_rows(con: duckdb.DuckDBPyConnection, cat: Catalog, picks: dict[str, list[str]], county: str) -> pd.DataFrame:
-    """The product's rows (``KEY``, status, value) of the sampled units at their level, of every unit of
-    ``county``'s subtree, and of every task unit, read through its API (``assess_frame``)."""
+    """The product's rows (``KEY``, status, value, coverage, verdict_at_deadline) of the sampled units at
+    their level, of every unit of ``county``'s subtree, and of every task unit, read through its API
+    (``assess_frame``)."""
+    cols = KEY + ["status", "value"] + EXTRA
     frames = [assess_frame(con, cat, unit=u, level=level) for level, units in picks.items() for u in units]
     frames.append(assess_frame(con, cat, unit=county))
     frames.append(assess_frame(con, cat, level="department"))
-    frames = [f[KEY + ["status", "value"]] for f in frames if len(f)]
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=KEY + ["status", "value"])
+    frames = [f[cols] for f in frames if len(f)]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     return out.drop_duplicates(KEY).reset_index(drop=True)
 
 
 def baseline_rows(con: duckdb.DuckDBPyConnection, picks: dict[str, list[str]], county: str) -> pd.DataFrame:
-    """The baseline's rows (``KEY``, status, value) for the same units as ``product_rows``."""
+    """The baseline's rows (``KEY``, status, value, coverage, verdict_at_deadline) for the same units as
+    ``product_rows``."""
     conds, params = ["level = 'department'", "(unit BETWEEN ? AND ? AND level <> 'department')"], []
     params += [int(county), int(county) + 10**6 - 1]
     for level, units in picks.items():
@@ -83,24 +102,35 @@ def baseline_rows(con: duckdb.DuckDBPyConnection, picks: dict[str, list[str]], c
             params += [level, [int(u) for u in units]]
     out = con.execute(
         "SELECT plan, target, level, CASE WHEN unit IS NULL THEN department ELSE lpad(CAST(unit AS VARCHAR), 12, '0') "
-        "END AS unit_code, CAST(pidx // 4 AS VARCHAR) || 'Q' || CAST(pidx % 4 + 1 AS VARCHAR) AS period, status, value "
+        "END AS unit_code, CAST(pidx // 4 AS VARCHAR) || 'Q' || CAST(pidx % 4 + 1 AS VARCHAR) AS period, status, value, "
+        "coverage, verdict_at_deadline "
         f"FROM {BASELINE_TABLE} WHERE {' OR '.join(conds)}", params).df()
     return out.drop_duplicates(KEY).reset_index(drop=True)
 
 
 def compare_statuses(ours: pd.DataFrame, base: pd.DataFrame) -> pd.DataFrame:
     """The rows (by ``KEY``) where the baseline and the product disagree: a different status, a row only
-    one side has, or a different value (beyond a relative 1e-6). Columns: ``KEY``, status_product,
-    status_baseline, value_product, value_baseline, problem."""
-    cols = KEY + ["status", "value"]
+    one side has, a different value (beyond a relative 1e-6), and — where both frames have them — a
+    different coverage or verdict at the deadline (``EXTRA``). Columns: ``KEY``, status_product,
+    status_baseline, value_product, value_baseline (and those of ``EXTRA``), problem."""
+    extra = [c for c in EXTRA if c in ours.columns and c in base.columns]
+    cols = KEY + ["status", "value"] + extra
     m = ours[cols].merge(base[cols], on=KEY, how="outer", suffixes=("_product", "_baseline"), indicator=True)
-    a = pd.to_numeric(m["value_product"], errors="coerce").to_numpy(dtype=float)
-    b = pd.to_numeric(m["value_baseline"], errors="coerce").to_numpy(dtype=float)
-    same_value = np.isclose(a, b, rtol=1e-6, atol=1e-9, equal_nan=True)
-    problem = np.select([m["_merge"].eq("left_only"), m["_merge"].eq("right_only"),
-                         m["status_product"].ne(m["status_baseline"]), ~same_value],
-                        ["only in the product", "only in the baseline", "status", "value"], "")
-    m["problem"] = problem
+
+    def same(c: str) -> np.ndarray:
+        a, b = m[f"{c}_product"], m[f"{c}_baseline"]
+        if c in ("value", "coverage"):
+            a = pd.to_numeric(a, errors="coerce").to_numpy(dtype=float)
+            b = pd.to_numeric(b, errors="coerce").to_numpy(dtype=float)
+            return np.isclose(a, b, rtol=1e-6, atol=1e-9, equal_nan=True)
+        a, b = a.astype(object), b.astype(object)
+        return ((a == b) | (a.isna() & b.isna())).to_numpy(dtype=bool)
+    conds = [m["_merge"].eq("left_only"), m["_merge"].eq("right_only"), ~same("status"), ~same("value")]
+    names = ["only in the product", "only in the baseline", "status", "value"]
+    for c in extra:
+        conds.append(~same(c))
+        names.append(c)
+    m["problem"] = np.select(conds, names, "")
     out = m[m["problem"] != ""].drop(columns="_merge")
     return out.sort_values(KEY, kind="stable").reset_index(drop=True)
 
@@ -109,11 +139,22 @@ def describe_differences(diff: pd.DataFrame, compared: int, limit: int = 10) -> 
     """A message naming how many of the compared rows differ and the first ``limit`` of them."""
     lines = [(f"rural-targets bench progress: 基线与本产品的状态不一致 (baseline and product disagree): "
               f"{len(diff):,} of {compared:,} compared rows differ; the first {min(limit, len(diff))}:")]
-    for r in diff.head(limit).itertuples(index=False):
-        lines.append(f"  {r.plan} {r.target} {r.level} {r.unit_code} {r.period}: {r.problem} — "
-                     f"product {_side(r.status_product, r.value_product)}, "
-                     f"baseline {_side(r.status_baseline, r.value_baseline)}")
+    for r in diff.head(limit).to_dict("records"):
+        detail = ""
+        if r["problem"] in EXTRA:            # the column that differs, beside status and value
+            c = r["problem"]
+            detail = f"; {c}: product {_text(r[f'{c}_product'])}, baseline {_text(r[f'{c}_baseline'])}"
+        lines.append(f"  {r['plan']} {r['target']} {r['level']} {r['unit_code']} {r['period']}: {r['problem']} — "
+                     f"product {_side(r['status_product'], r['value_product'])}, "
+                     f"baseline {_side(r['status_baseline'], r['value_baseline'])}{detail}")
     return "\n".join(lines)
+
+
+def _text(v: Any) -> str:
+    """A compared value as the message shows it (— when there is none)."""
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return "—"
+    return v if isinstance(v, str) else f"{float(v):.6g}"
 
 
 def _side(status: Any, value: Any) -> str:
@@ -150,9 +191,12 @@ def check_baseline(ours_db: str | Path, base_db: str | Path, seed: int = SEED) -
 OURS_DOES = ("rural-targets refresh: every indicator in DuckDB SQL (one scan per sheet), every status of every "
              "target at every level judged in numpy by groups of provinces, stored (progress_data, progress_village)")
 BASELINE_DOES = ("pandas: the columns the indicators use, active returns and latest county records, units valid in "
-                 "the quarter, expressions evaluated with pandas, groupby sums by code prefix (ratios of sums, flows "
-                 "year to date), then per target groupby transforms for baseline, pi, tau, projection and status, "
-                 "trend, band, yearly cycles, shares of units meeting, field milestones and task lists; stored")
+                 "the quarter, expressions evaluated with pandas, groupby sums by code prefix per target population "
+                 "(committee types from the registry, township kinds) with plus terms and coverage counts (ratios "
+                 "of sums, flows year to date), then per target groupby transforms for baseline, pi, tau, projection "
+                 "and status, trends (previous year, plan start), bands, ranges, yearly and quarterly cycles, shares "
+                 "of units that reported, field milestones (per-unit deadlines) and task lists with items; then "
+                 "coverage (incomplete), not_judged, the verdict at the deadline and met_late; stored")
 
 
 def _run_ours(db_path: str, out: Any) -> None:

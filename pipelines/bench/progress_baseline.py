@@ -1,7 +1,15 @@
 """The pandas baseline of ``bench progress``: the product's computation written as a competent pandas
-user would write it from the method (pipelines/compute/rules.py), without the product's code —
-the columns the indicators use, groupby sums by code prefix, groupby transforms per unit for the
-judgement, every rule the catalog uses; its rows stored like the product's."""
+user would write it from the method (pipelines/compute/rules.py's docstring, ../shared/progress-method.md),
+without the product's code (nothing of pipelines.compute is imported).
+
+This module reads the data and computes the indicator values: the returns that count, the units
+existing in each quarter and their kinds (committee type from the registry, township type from the
+code), each indicator's expressions evaluated with pandas, sums by code prefix with groupby for
+every level and every population a target counts (村 / 社区 / 村(社区), 乡镇 / 乡镇(街道)), ``plus``
+sheets added to numerators, flows summed over the year, and the coverage counts (units expected and
+reported). pipelines.bench.progress_baseline_judge judges every target on them; ``pandas_baseline``
+drives both and stores the rows like the product's (``baseline_progress``).
+"""
 from __future__ import annotations
 
 import ast
@@ -14,26 +22,30 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines.catalog.definitions import Catalog
-from pipelines.compute.scope import plan_roots
-from pipelines.periods import period_bounds, quarters
-from pipelines.units import LEVEL_RANK, LEVELS, PREFIX_LEN
 from pipelines.bench.country import bench_catalog, peak_rss_mb
+from pipelines.bench.progress_baseline_judge import (
+    STATUS_NAMES,
+    judge_target,
+    judge_task,
+    share_sums,
+)
+from pipelines.catalog.definitions import Catalog
+from pipelines.periods import period_bounds, quarters
+from pipelines.units import (
+    LEVEL_RANK,
+    LEVELS,
+    OTHER_KIND,
+    POPULATION_TYPES,
+    PREFIX_LEN,
+    RESIDENT_COMMITTEE,
+    TOWNSHIP_KIND_TYPES,
+    VILLAGE_COMMITTEE,
+)
 
-
-#
-# What a competent pandas user writes to do the product's computation from the method (README
-# "Indicators and progress"; the docstring of the product's progress module), without its code: read
-# the columns the indicators use, evaluate the catalog's expressions with pandas, sum by code prefix
-# with groupby, then judge every target × unit × quarter with groupby transforms over a complete
-# unit × quarter frame per level, and store the rows. Of the product it uses only ``plan_roots``
-# (which registry units a plan applies to).
-
-EPS = 1e-9                  # a value within 1e-9 (relative) of a threshold counts as on it
-HALF_YEAR_DAYS = 183        # a field milestone takes the dates reported from half a year before its deadline
-STATUS_NAMES = ("met", "met_late", "on_track", "due_soon", "lagging", "severely_lagging", "missed", "no_data")
-MET, MET_LATE, ON_TRACK, DUE_SOON, LAGGING, SEVERE, MISSED, NO_DATA = range(8)
 _EPOCH_DAY = dt.date(1970, 1, 1).toordinal()
+# the kinds of units as small integers: committee types of village-level units, types of townships
+VILLAGE_KIND = {VILLAGE_COMMITTEE: 1, RESIDENT_COMMITTEE: 2, OTHER_KIND: 0}
+TOWNSHIP_KIND = {"街道": 1, "镇": 2, "乡": 3, OTHER_KIND: 0}
 
 
 _COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
@@ -118,12 +130,6 @@ def _days(s: pd.Series) -> np.ndarray:
     return ((s - pd.Timestamp("1970-01-01")).dt.days + _EPOCH_DAY).to_numpy(dtype=float, na_value=np.nan)
 
 
-def _ancestor(codes: Any, level: str) -> np.ndarray:
-    """The code (as an integer) of the unit of ``level`` containing each code: its code prefix."""
-    m = 10 ** (12 - PREFIX_LEN[level])
-    return (np.asarray(codes, dtype=np.int64) // m) * m
-
-
 def _inside(codes: np.ndarray, prefixes: list[str]) -> np.ndarray:
     out = np.zeros(len(codes), bool)
     for p in prefixes:
@@ -152,39 +158,50 @@ class _Quarters:
         """Attribute ``name`` (start, end, year, quarter) of each quarter in ``pidx``."""
         return getattr(self, name)[np.asarray(pidx, dtype=np.int64) - self.p0]
 
-    def first_ending_from(self, day: dt.date) -> int:
-        """The pidx of the first quarter ending on or after ``day`` (past the last one if none)."""
+    def first_col(self, day: dt.date) -> int:
+        """The position of the first quarter ending on or after ``day`` (len(self) if none)."""
         hits = np.nonzero(self.end >= day.toordinal())[0]
-        return int(self.pidx[hits[0]]) if len(hits) else self.p0 + len(self.names)
-
-    def deadlines(self, t: Any) -> np.ndarray:
-        """The deadline (day number) that applies in each quarter: with yearly recurrence 31 December
-        of the quarter's year (not after the target's deadline while within its years)."""
-        final = t.deadline.toordinal()
-        if t.recurrence != "yearly":
-            return np.full(len(self), float(final))
-        return np.array([min(dt.date(y, 12, 31).toordinal(), final) if y <= t.deadline.year
-                         else dt.date(y, 12, 31).toordinal() for y in self.year.tolist()], dtype=float)
+        return int(hits[0]) if len(hits) else len(self.names)
 
 
-def _start_day(t: Any, plan: Any) -> dt.date:
-    """The first day counted for a target: the plan's start, or the target's own start if later."""
-    return max(plan.period_start, t.start) if t.start else plan.period_start
+def _code_kinds(codes: np.ndarray, level: str) -> np.ndarray:
+    """The kind of units from their codes (the NBS rule of pipelines.units): village level 居委会 for a
+    suffix 001–199, 村委会 for 200–399, else 其他; township level 街道 (digits 7–9 in 001–099), 镇
+    (100–199), 乡 (200–399), else 其他."""
+    if level == "village":
+        n = codes % 1000
+        return np.select([(n >= 1) & (n <= 199), (n >= 200) & (n <= 399)],
+                         [VILLAGE_KIND[RESIDENT_COMMITTEE], VILLAGE_KIND[VILLAGE_COMMITTEE]], 0).astype(np.int8)
+    n = (codes // 1000) % 1000
+    return np.select([(n >= 1) & (n <= 99), (n >= 100) & (n <= 199), (n >= 200) & (n <= 399)],
+                     [TOWNSHIP_KIND["街道"], TOWNSHIP_KIND["镇"], TOWNSHIP_KIND["乡"]], 0).astype(np.int8)
 
 
 class _Registry:
-    """The units (codes as integers) and, per level, the complete unit × quarter frame sorted by code
-    and quarter, with whether the unit exists in the quarter (it existed on any day of it)."""
+    """The units (codes as integers) with their kind and, per level, the complete unit × quarter frame
+    sorted by code and quarter, with whether the unit exists in the quarter (on any day of it)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, q: _Quarters):
         self.q = q
-        self.units = con.execute("SELECT CAST(code AS BIGINT) AS code, level, valid_from, valid_to FROM units "
-                                 "ORDER BY code").df()
+        self.units = con.execute("SELECT CAST(code AS BIGINT) AS code, level, valid_from, valid_to, committee_type "
+                                 "FROM units ORDER BY code").df()
         self._grids: dict[str, pd.DataFrame] = {}
         self._index: dict[str, pd.Index] = {}
 
+    def kinds(self, level: str) -> np.ndarray:
+        """The kind of each unit of ``level`` (VILLAGE_KIND: the registry's committee type, else the
+        code's; TOWNSHIP_KIND from the code; 0 at other levels)."""
+        u = self.units[self.units["level"] == level]
+        codes = u["code"].to_numpy(dtype=np.int64)
+        if level == "village":
+            given = u["committee_type"].map(VILLAGE_KIND).to_numpy(dtype=float, na_value=np.nan)
+            return np.where(np.isnan(given), _code_kinds(codes, level), np.nan_to_num(given)).astype(np.int8)
+        if level == "township":
+            return _code_kinds(codes, level)
+        return np.zeros(len(codes), np.int8)
+
     def grid(self, level: str) -> pd.DataFrame:
-        """code, pidx, exists for every unit of ``level`` and quarter."""
+        """code, pidx, exists, kind for every unit of ``level`` and quarter."""
         if level not in self._grids:
             u = self.units[self.units["level"] == level]
             P = len(self.q)
@@ -193,6 +210,7 @@ class _Registry:
             vf, vt = np.repeat(_days(u["valid_from"]), P), np.repeat(_days(u["valid_to"]), P)
             g["exists"] = ((np.isnan(vf) | (vf <= self.q.at("end", g["pidx"])))
                            & (np.isnan(vt) | (vt >= self.q.at("start", g["pidx"]))))
+            g["kind"] = np.repeat(self.kinds(level), P)
             self._grids[level] = g
             self._index[level] = pd.Index(u["code"].to_numpy(dtype=np.int64))
         return self._grids[level]
@@ -206,46 +224,58 @@ class _Registry:
         return np.where(ok, ui * len(self.q) + ci, -1)
 
 
-def _sheet_rows(con: duckdb.DuckDBPyConnection, sheet: str, fields: list[str], reg: _Registry) -> pd.DataFrame:
+def _latest_county_records(con: duckdb.DuckDBPyConnection, cols: str) -> pd.DataFrame:
+    """The latest record of every county and year of the county sheet (code, year and ``cols``)."""
+    rows = con.execute(f"SELECT CAST(v.county_code AS BIGINT) AS code, v.year, v.recorded_at{cols} "
+                       "FROM county_values v").df()
+    return rows.sort_values("recorded_at", kind="stable").drop_duplicates(["code", "year"], keep="last")
+
+
+def _sheet_rows(con: duckdb.DuckDBPyConnection, sheet: str, fields: list[str], reg: _Registry,
+                existing: bool = True) -> pd.DataFrame:
     """The rows that count of one sheet, with only ``fields``: the active return of each township and
     quarter (village and township sheets), or the latest record of each county and year standing for
-    every quarter of that year (county sheet); only units of the sheet's level existing in the quarter."""
+    every quarter of that year (county sheet); with ``existing`` only units of the sheet's level
+    existing in the quarter, with their position in the level's grid (pos) and kind."""
     cols = "".join(f', v."{f}"' for f in fields)
     q = reg.q
     if sheet == "county":
-        rows = con.execute(f"SELECT CAST(v.county_code AS BIGINT) AS code, v.year, v.recorded_at{cols} "
-                           "FROM county_values v").df()
-        rows = rows.sort_values("recorded_at", kind="stable").drop_duplicates(["code", "year"], keep="last")
-        rows = rows.drop(columns="recorded_at").merge(pd.DataFrame({"year": q.year, "pidx": q.pidx}), on="year")
+        rows = _latest_county_records(con, cols).drop(columns="recorded_at")
+        rows = rows.merge(pd.DataFrame({"year": q.year, "pidx": q.pidx}), on="year")
     else:
         key = "village_code" if sheet == "village" else "township_code"
         rows = con.execute(f"SELECT CAST(v.{key} AS BIGINT) AS code, CAST(left(s.period, 4) AS INTEGER) * 4 "
                            f"+ CAST(right(s.period, 1) AS INTEGER) - 1 AS pidx{cols} FROM {sheet}_values v "
                            "JOIN submissions s ON s.id = v.submission_id WHERE s.status = 'active'").df()
         rows["year"] = rows["pidx"] // 4
+    if not existing:
+        return rows
     pos = reg.position(sheet, rows["code"], rows["pidx"])
     ok = pos >= 0
-    ok[ok] = reg.grid(sheet)["exists"].to_numpy()[pos[ok]]
+    grid = reg.grid(sheet)
+    ok[ok] = grid["exists"].to_numpy()[pos[ok]]
     rows = rows[ok].assign(pos=pos[ok]).sort_values(["code", "pidx"], kind="stable").reset_index(drop=True)
+    rows["kind"] = grid["kind"].to_numpy()[rows["pos"].to_numpy()]
     return rows
 
 
-def _row_terms(ev: _PandasExpr, ind: Any, n_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: numerator, denominator (NaN where the row is not counted), the not-applicable flag
-    (1 where ``among`` is false, NaN where it is blank) and whether the row is counted (``among``
-    true and neither term blank)."""
+def _row_terms(ev: _PandasExpr, ind: Any, n_rows: int) -> dict[str, np.ndarray]:
+    """Per row: numerator n and denominator d (NaN where the row is not counted; d = 1 for a
+    denominator written "1", none without one), the among flag x (1 where ``among`` is false, 0
+    where true, NaN where blank) and whether the row is counted (``among`` true, no term blank)."""
     n = _floats(ev(ind.numerator), n_rows)
     d = _floats(ev(ind.denominator), n_rows) if ind.denominator else np.zeros(n_rows)
     counted = ~np.isnan(n) & ~np.isnan(d)
-    x = np.zeros(n_rows)
+    x = np.full(n_rows, np.nan)
     if ind.among:
         a = pd.Series(ev(ind.among)).astype("boolean")
         counted &= a.fillna(False).to_numpy(dtype=bool)
         x = np.where(a.isna().to_numpy(), np.nan, (~a.fillna(True)).to_numpy(dtype=float))
-    return np.where(counted, n, np.nan), np.where(counted, d, np.nan), x, counted
+    return {"n": np.where(counted, n, np.nan), "d": np.where(counted, d, np.nan), "x": x, "counted": counted}
 
 
 def _ratio(n: Any, d: Any, ind: Any) -> np.ndarray:
+    """Σn / Σd × factor (Σn × factor without a denominator); NaN where Σd is 0."""
     n = np.asarray(n, dtype=float)
     if ind.denominator is None:
         return n * ind.factor
@@ -254,469 +284,292 @@ def _ratio(n: Any, d: Any, ind: Any) -> np.ndarray:
         return n / np.where(d == 0, np.nan, d) * ind.factor
 
 
-def _sheet_values(rows: pd.DataFrame, sheet: str, inds: list[Any], reg: _Registry, own: set[str],
-                  out: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
-    """Every indicator of ``sheet`` at every level above the sheet's and at its own (for ``own``):
-    Σ numerator / Σ denominator × factor by code prefix (flows: the sums of the calendar year's
-    quarters so far), kept in ``out[(level, indicator)]`` as (value, not applicable) aligned with the
-    level's grid. Returns the sheet's indicator table like the product's (township level and above,
-    and the sheet's own level for the township and county sheets): code, level, pidx, reported,
-    expected, and each indicator's value and contributing rows."""
-    ev = _PandasExpr(rows)
-    n_rows = len(rows)
-    above = [lv for lv in LEVELS if LEVEL_RANK[lv] < LEVEL_RANK[sheet]]
-    first = above[-1] if above else None
-    table_levels = above + ([sheet] if sheet != "village" else [])
-    cols: dict[str, dict[str, np.ndarray]] = {lv: {} for lv in table_levels}
-    # coverage: units of the sheet's level existing in the quarter (expected) and reporting (reported)
-    src = reg.grid(sheet)
-    src = src[src["exists"]]
-    for lv in table_levels:
-        size = len(reg.grid(lv))
-        if lv == sheet:
-            cols[lv]["expected"] = reg.grid(lv)["exists"].to_numpy().astype(float)
-            cols[lv]["reported"] = np.zeros(size)
-            cols[lv]["reported"][rows["pos"].to_numpy()] = 1
-            continue
-        for name, frame in (("expected", src), ("reported", rows)):
-            counts = frame.groupby([_ancestor(frame["code"], lv), frame["pidx"].to_numpy()]).size()
-            pos = reg.position(lv, counts.index.get_level_values(0), counts.index.get_level_values(1))
-            cols[lv][name] = np.zeros(size)
-            cols[lv][name][pos[pos >= 0]] = counts.to_numpy()[pos >= 0]
-    if first:
-        keys = pd.DataFrame({"code": _ancestor(rows["code"], first), "pidx": rows["pidx"]})
-        gid = keys.groupby(["code", "pidx"], sort=True).ngroup().to_numpy()
-        firsts = keys.groupby(["code", "pidx"], sort=True).size().rename("reported").reset_index()
-    for ind in inds:
-        n, d, x, counted = _row_terms(ev, ind, n_rows)
-        if ind.id in own:                                # the sheet's own units (each village, township, county)
-            on, od = n, d
-            if ind.window == "year_to_date":
-                by = [rows["code"], rows["year"]]
-                on = pd.Series(n).groupby(by).cumsum().to_numpy()
-                od = pd.Series(d).groupby(by).cumsum().to_numpy()
-            size = len(reg.grid(sheet))
-            value, na, contributing = np.full(size, np.nan), np.zeros(size, bool), np.zeros(size)
-            pos = rows["pos"].to_numpy()
-            value[pos] = np.where(counted, _ratio(on, od, ind), np.nan)
-            na[pos] = x == 1
-            contributing[pos] = counted
-            out[(sheet, ind.id)] = (value, na)
-            if sheet in cols:
-                cols[sheet][ind.id], cols[sheet][f"{ind.id}__rows"] = value, contributing
-        if not first:
-            continue
-        sums = pd.DataFrame({"n": n, "d": d, "r": counted.astype(float), "x": x}).groupby(gid).sum()
-        sums = pd.concat([firsts, sums.reset_index(drop=True)], axis=1)
-        for level in reversed(above):
-            if level != first:
-                sums = (sums.assign(code=_ancestor(sums["code"], level))
-                        .groupby(["code", "pidx"], sort=True, as_index=False).sum())
-            value, na, contributing = _place_sums(sums, level, ind, reg)
-            out[(level, ind.id)] = (value, na)
-            cols[level][ind.id], cols[level][f"{ind.id}__rows"] = value, contributing
-    frames = []
-    for lv in table_levels:
-        grid = reg.grid(lv)
-        keep = grid["exists"].to_numpy() & (cols[lv]["expected"] > 0)
-        data = {"code": grid["code"].to_numpy()[keep], "level": lv, "pidx": grid["pidx"].to_numpy()[keep]}
-        data.update({name: arr[keep] for name, arr in cols[lv].items()})
-        frames.append(pd.DataFrame(data))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _place_sums(sums: pd.DataFrame, level: str, ind: Any, reg: _Registry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(value, not applicable, contributing rows) of one level from its sums, aligned with its grid:
-    only units existing in the quarter; flows summed over the calendar year's quarters so far; no
-    value where no row contributed; not applicable where ``among`` is false for every row reported."""
-    grid = reg.grid(level)
-    pos = reg.position(level, sums["code"], sums["pidx"])
-    ok = pos >= 0
-    ok[ok] = grid["exists"].to_numpy()[pos[ok]]
-    s = sums[ok]
-    pos = pos[ok]
-    n, d = s["n"], s["d"]
-    if ind.window == "year_to_date":
-        by = [s["code"], s["pidx"] // 4]
-        n, d = n.groupby(by).cumsum(), d.groupby(by).cumsum()
-    value, na, contributing = np.full(len(grid), np.nan), np.zeros(len(grid), bool), np.zeros(len(grid))
-    value[pos] = np.where(s["r"].to_numpy() > 0, _ratio(n, d, ind), np.nan)
-    na[pos] = (s["reported"].to_numpy() > 0) & (s["x"].to_numpy() >= s["reported"].to_numpy())
-    contributing[pos] = s["r"].to_numpy()
-    return value, na, contributing
-
-
-def _judged_levels(t: Any, ind: Any, root_level: str) -> tuple[str | None, list[str], list[str]]:
-    """(unit level, value levels, share levels) of a target under a plan root of ``root_level``:
-    aggregate, trend and band targets at their level and above (aggregate ratios also below, down
-    to township); every-unit, count and milestone targets per unit at their level, shares above."""
-    rank = LEVEL_RANK
-    tl = t.level if rank[t.level] >= rank[root_level] else root_level
-    if ind is not None and rank[tl] > rank[ind.source]:
-        tl = ind.source
-
-    def upto(low: str) -> list[str]:
-        return [lv for lv in LEVELS if rank[root_level] <= rank[lv] <= rank[low]]
-    if t.eval in ("aggregate", "trend", "band"):
-        low = tl
-        if t.eval == "aggregate" and ind is not None and ind.denominator is not None and rank[low] < rank["township"]:
-            low = "township" if rank[ind.source] >= rank["township"] else ind.source
-        return None, upto(low), []
-    return tl, [tl], [lv for lv in LEVELS if rank[root_level] <= rank[lv] < rank[tl]]
-
-
-def _meets(x: pd.Series, comparator: str, value: Any, tolerance: float | None) -> pd.Series:
-    """Whether each value meets the target (False where there is no value)."""
-    if comparator == "between":
-        lo, hi = value
-        return (x >= lo - EPS * max(1, abs(lo))) & (x <= hi + EPS * max(1, abs(hi)))
-    tol = EPS * max(1.0, abs(value))
-    return {">=": lambda: x >= value - tol, ">": lambda: x > value + tol, "<=": lambda: x <= value + tol,
-            "<": lambda: x < value - tol, "==": lambda: (x - value).abs() <= tol,
-            "about": lambda: (x - value).abs() <= (tolerance or 0) + tol}[comparator]()
+def _kinds(t: Any, ind: Any) -> tuple[int, ...] | None:
+    """The kinds of source units a target counts: the committee types of its population (village
+    sheet), the 镇 and 乡 of a 乡镇 target (township sheet); None for every unit."""
+    if ind.source == "village":
+        return tuple(sorted(VILLAGE_KIND[k] for k in POPULATION_TYPES[t.population]))
+    kinds = TOWNSHIP_KIND_TYPES.get(t.township_kind) if ind.source == "township" else None
+    return None if kinds is None else tuple(sorted(TOWNSHIP_KIND[k] for k in kinds))
 
 
 class _Context:
-    """What the judgement of every target shares: catalog, quarters, registry, indicator values."""
+    """What the judgement of every target shares: catalog, settings, quarters, registry, and the
+    indicator values per target population and level, computed on demand and kept."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, cat: Catalog, q: _Quarters, reg: _Registry,
-                 values: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]):
-        self.con, self.cat, self.q, self.reg, self.values = con, cat, q, reg, values
+    def __init__(self, con: duckdb.DuckDBPyConnection, cat: Catalog, q: _Quarters, reg: _Registry):
+        self.con, self.cat, self.q, self.reg = con, cat, q, reg
         self.st = cat.settings.progress
+        self._rows: dict[str, pd.DataFrame] = {}
+        self._terms: dict[str, dict[str, np.ndarray]] = {}
+        self._own: dict[tuple[Any, ...], dict[str, np.ndarray]] = {}
+        self._sums: dict[tuple[Any, ...], dict[str, dict[str, np.ndarray]]] = {}
         self._fields: dict[tuple[str, str], pd.DataFrame] = {}
         self._inside: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+        self.seconds = 0.0                          # spent computing indicator values
 
-    def frame(self, level: str, indicator: str | None = None) -> pd.DataFrame:
-        """code, pidx, exists (and value, na of ``indicator``) of every unit of ``level`` and quarter."""
-        grid = self.reg.grid(level)
-        f = pd.DataFrame({"code": grid["code"], "pidx": grid["pidx"], "exists": grid["exists"]})
-        if indicator is not None:
-            value, na = self.values.get((level, indicator), (np.full(len(grid), np.nan), np.zeros(len(grid), bool)))
-            f["value"], f["na"] = value, na
-        return f
+    # ------------------------------------------------------------------ the levels' frames
+    def frame(self, level: str) -> pd.DataFrame:
+        """code, pidx, exists, kind of every unit of ``level`` and quarter (complete, sorted)."""
+        return self.reg.grid(level)
 
     def inside(self, level: str, prefixes: list[str]) -> np.ndarray:
-        """Which rows of ``level``'s grid belong to the scope (codes starting with one of ``prefixes``)."""
+        """Which rows of ``level``'s frame belong to the scope (codes starting with one of ``prefixes``)."""
         key = (level, tuple(prefixes))
         if key not in self._inside:
             self._inside[key] = _inside(self.reg.grid(level)["code"].to_numpy(), prefixes)
         return self._inside[key]
 
+    def counted(self, level: str, t: Any) -> np.ndarray:
+        """Per row of ``level``'s frame: the unit is of the kinds ``t`` counts (village level: its
+        population; township level: its township kind); every unit at other levels."""
+        kind = self.reg.grid(level)["kind"].to_numpy()
+        if level == "village":
+            return np.isin(kind, [VILLAGE_KIND[k] for k in POPULATION_TYPES[t.population]])
+        kinds = TOWNSHIP_KIND_TYPES.get(t.township_kind) if level == "township" else None
+        return np.ones(len(kind), bool) if kinds is None else np.isin(kind, [TOWNSHIP_KIND[k] for k in kinds])
+
+    def place(self, level: str, sums: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Columns of ``sums`` (code, pidx, …) aligned with ``level``'s frame (0 where absent)."""
+        size = len(self.reg.grid(level))
+        pos = self.reg.position(level, sums["code"], sums["pidx"])
+        ok = pos >= 0
+        out = {}
+        for name in sums.columns:
+            if name in ("code", "pidx"):
+                continue
+            arr = np.zeros(size)
+            arr[pos[ok]] = sums[name].to_numpy(dtype=float)[ok]
+            out[name] = arr
+        return out
+
+    # ------------------------------------------------------------------ rows and terms
+    def rows(self, sheet: str) -> pd.DataFrame:
+        """The counted rows of ``sheet`` with every field its indicators (and ``plus`` terms) read."""
+        if sheet not in self._rows:
+            fields = set()
+            for ind in self.cat.indicators.values():
+                if ind.source == sheet:
+                    fields |= set(ind.fields)
+                fields |= set(ind.plus_fields.get(sheet, ()))
+            self._rows[sheet] = _sheet_rows(self.con, sheet, sorted(fields), self.reg)
+        return self._rows[sheet]
+
+    def terms(self, ind: Any) -> dict[str, np.ndarray]:
+        """n, d, x, counted of every row of the indicator's sheet (``_row_terms``)."""
+        if ind.id not in self._terms:
+            rows = self.rows(ind.source)
+            self._terms[ind.id] = _row_terms(_PandasExpr(rows), ind, len(rows))
+        return self._terms[ind.id]
+
+    def _among_false(self, ind: Any) -> np.ndarray:
+        """Per row of the source level's frame: the unit's latest known ``among`` (carried over quarters
+        without a return or with it blank) is false."""
+        grid = self.reg.grid(ind.source)
+        if not ind.among:
+            return np.zeros(len(grid), bool)
+        x = np.full(len(grid), np.nan)
+        x[self.rows(ind.source)["pos"].to_numpy()] = self.terms(ind)["x"]
+        latest = pd.Series(x).groupby(grid["code"].to_numpy(), sort=False).ffill()
+        return (latest == 1).to_numpy()
+
+    # ------------------------------------------------------------------ values
+    def values(self, t: Any, level: str) -> dict[str, np.ndarray]:
+        """value, reported, expected, na of target ``t``'s indicator at ``level`` (aligned with its
+        frame), over the source units ``t`` counts (``_kinds``). At the source level each unit's own
+        value (not applicable outside the population, or where its latest ``among`` is false); above
+        it the sums (``_sums_of``). A township-level value of a 乡镇 target leaves 街道 out."""
+        t0 = time.perf_counter()
+        ind = self.cat.indicators[t.indicator]
+        kinds = _kinds(t, ind)
+        if level == ind.source:
+            out = self._own_values(ind, kinds)
+        else:
+            out = self._sums_of(ind, kinds)[level]
+        if level == "township" and t.township_kind == "乡镇":
+            town = np.isin(self.reg.grid(level)["kind"].to_numpy(), [TOWNSHIP_KIND["镇"], TOWNSHIP_KIND["乡"]])
+            out = {"value": out["value"], "na": out["na"] | ~town, "reported": np.where(town, out["reported"], 0),
+                   "expected": np.where(town, out["expected"], 0)}
+        self.seconds += time.perf_counter() - t0
+        return out
+
+    def _own_values(self, ind: Any, kinds: tuple[int, ...] | None) -> dict[str, np.ndarray]:
+        """Each source unit's own value: Σn / Σd × factor of its row (flows: of its rows of the year so
+        far, when it has one this quarter). A village reports when it has a value; a township or
+        county when its row is counted."""
+        key = (ind.id, kinds)
+        if key not in self._own:
+            rows, tm = self.rows(ind.source), self.terms(ind)
+            grid = self.reg.grid(ind.source)
+            n, d = tm["n"], tm["d"]
+            if ind.window == "year_to_date":
+                by = [rows["code"].to_numpy(), rows["year"].to_numpy()]
+                n = pd.Series(n).groupby(by).cumsum().to_numpy()
+                d = pd.Series(d).groupby(by).cumsum().to_numpy()
+            pos = rows["pos"].to_numpy()
+            value, counted = np.full(len(grid), np.nan), np.zeros(len(grid), bool)
+            value[pos] = np.where(tm["counted"], _ratio(n, d, ind), np.nan)
+            counted[pos] = tm["counted"]
+            na = self._among_false(ind)
+            if kinds is not None:
+                na = na | ~np.isin(grid["kind"].to_numpy(), kinds)
+            expected = grid["exists"].to_numpy() & ~na
+            reported = expected & (~np.isnan(value) if ind.source == "village" else counted)
+            self._own[key] = {"value": value, "na": na, "reported": reported.astype(float),
+                              "expected": expected.astype(float)}
+        return self._own[key]
+
+    def _sums_of(self, ind: Any, kinds: tuple[int, ...] | None) -> dict[str, dict[str, np.ndarray]]:
+        """Per level above the indicator's sheet: Σ numerator (plus the ``plus`` sheets' terms of the
+        townships and counties under the unit) / Σ denominator × factor over the counted rows of the
+        source units of ``kinds`` under the unit (by code prefix; flows: summed over the year's
+        quarters so far); no value without a counted row. expected: those source units existing in
+        the quarter, less those whose latest ``among`` is false (plus the townships / counties whose
+        sheets add to it); reported: the rows counted (and plus terms not blank). na: none expected."""
+        key = (ind.id, kinds)
+        if key in self._sums:
+            return self._sums[key]
+        rows, tm, grid = self.rows(ind.source), self.terms(ind), self.reg.grid(ind.source)
+        in_pop = np.ones(len(rows), bool) if kinds is None else np.isin(rows["kind"].to_numpy(), kinds)
+        mask = tm["counted"] & in_pop
+        unit_ok = grid["exists"].to_numpy() & ~self._among_false(ind)
+        if kinds is not None:
+            unit_ok &= np.isin(grid["kind"].to_numpy(), kinds)
+        above = [lv for lv in LEVELS if LEVEL_RANK[lv] < LEVEL_RANK[ind.source]][::-1]    # lowest first
+        terms = pd.DataFrame({"code": rows["code"].to_numpy(), "pidx": rows["pidx"].to_numpy(),
+                              "n": np.where(mask, tm["n"], 0.0), "d": np.where(mask, tm["d"], 0.0),
+                              "r": mask.astype(float)})
+        units = pd.DataFrame({"code": grid["code"].to_numpy(), "pidx": grid["pidx"].to_numpy(),
+                              "e": unit_ok.astype(float)})
+        plus = [self._plus_rows(ind, sheet) for sheet in sorted(ind.plus or {})]
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for level in above:
+            m = 10 ** (12 - PREFIX_LEN[level])
+            terms = terms.assign(code=(terms["code"].to_numpy() // m) * m).groupby(
+                ["code", "pidx"], sort=False, as_index=False).sum()
+            units = units.assign(code=(units["code"].to_numpy() // m) * m).groupby(
+                ["code", "pidx"], sort=False, as_index=False).sum()
+            s = {**self.place(level, terms), **self.place(level, units)}
+            n, d, r, e = s["n"], s["d"], s["r"], s["e"]
+            for sheet, prow, punits in plus:
+                if LEVEL_RANK[level] <= LEVEL_RANK[sheet]:
+                    p = self.place(level, prow.assign(code=(prow["code"].to_numpy() // m) * m).groupby(
+                        ["code", "pidx"], sort=False, as_index=False).sum())
+                    u = self.place(level, punits.assign(code=(punits["code"].to_numpy() // m) * m).groupby(
+                        ["code", "pidx"], sort=False, as_index=False).sum())
+                    n, r, e = n + p["pn"], r + p["pr"], e + u["e"]
+            counted_rows = s["r"]
+            if ind.window == "year_to_date":
+                lg = self.reg.grid(level)
+                by = [lg["code"].to_numpy(), lg["pidx"].to_numpy() // 4]
+                n = pd.Series(n).groupby(by).cumsum().to_numpy()
+                d = pd.Series(d).groupby(by).cumsum().to_numpy()
+            value = np.where(counted_rows > 0, _ratio(n, d, ind), np.nan)
+            out[level] = {"value": value, "reported": r, "expected": e, "na": e <= 0}
+        self._sums[key] = out
+        return out
+
+    def _plus_rows(self, ind: Any, sheet: str) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+        """(sheet, its plus terms per row: code, pidx, pn (blank: 0), pr (not blank), its units existing
+        per quarter: code, pidx, e) of the ``plus`` expression of ``ind`` on ``sheet``."""
+        rows = self.rows(sheet)
+        pn = _floats(_PandasExpr(rows)(ind.plus[sheet]), len(rows))
+        terms = pd.DataFrame({"code": rows["code"].to_numpy(), "pidx": rows["pidx"].to_numpy(),
+                              "pn": np.nan_to_num(pn), "pr": (~np.isnan(pn)).astype(float)})
+        grid = self.reg.grid(sheet)
+        units = pd.DataFrame({"code": grid["code"].to_numpy(), "pidx": grid["pidx"].to_numpy(),
+                              "e": grid["exists"].to_numpy().astype(float)})
+        return sheet, terms, units
+
+    def child_coverage(self, t: Any, unit_level: str, levels: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """(reported, expected) per level of ``levels`` above the level ``t`` is judged unit by unit:
+        the source units of its population under the unit (when they are the units judged), else the
+        judged units that expect anything, reported when their own coverage reaches min_coverage."""
+        v = self.values(t, unit_level)
+        child = self.frame(unit_level)
+        exists = child["exists"].to_numpy()
+        if unit_level == self.cat.indicators[t.indicator].source:
+            rep, exp = v["reported"] * exists, v["expected"] * exists
+        else:
+            exp = exists & (v["expected"] > 0)
+            with np.errstate(invalid="ignore"):
+                rep = exp & (v["reported"] > 0) & (v["reported"] >= self.st.min_coverage * v["expected"] - 1e-9)
+        sums = share_sums(child, {"rep": rep, "exp": exp}, levels)
+        out = {}
+        for level in levels:
+            placed = self.place(level, sums[level])
+            out[level] = (placed["rep"], placed["exp"])
+        return out
+
+    # ------------------------------------------------------------------ dates and tasks
     def field_dates(self, sheet: str, field: str) -> pd.DataFrame:
-        """Every date reported in ``field``: code, pidx (county sheet: -1), day (NaN: blank)."""
+        """Every row reporting ``field`` (a date) of ``sheet``: code, pidx (county sheet: -1), day (NaN:
+        blank) — every counted return (village, township sheets), the latest county record of a year."""
         key = (sheet, field)
         if key not in self._fields:
             if sheet == "county":
-                rows = self.con.execute(f'SELECT CAST(county_code AS BIGINT) AS code, year, recorded_at, "{field}" AS d '
-                                        "FROM county_values").df()
-                rows = rows.sort_values("recorded_at", kind="stable").drop_duplicates(["code", "year"], keep="last")
+                rows = _latest_county_records(self.con, f', v."{field}"').rename(columns={field: "d"})
                 rows["pidx"] = -1
             else:
-                rows = self.con.execute(
-                    f'SELECT CAST(v.township_code AS BIGINT) AS code, CAST(left(s.period, 4) AS INTEGER) * 4 '
-                    f'+ CAST(right(s.period, 1) AS INTEGER) - 1 AS pidx, v."{field}" AS d FROM township_values v '
-                    "JOIN submissions s ON s.id = v.submission_id WHERE s.status = 'active'").df()
+                rows = _sheet_rows(self.con, sheet, [field], self.reg, existing=False).rename(columns={field: "d"})
             self._fields[key] = pd.DataFrame({"code": rows["code"].to_numpy(dtype=np.int64),
                                               "pidx": rows["pidx"].to_numpy(dtype=np.int64), "day": _days(rows["d"])})
         return self._fields[key]
 
-
-def _judge_values(f: pd.DataFrame, t: Any, plan: Any, ctx: _Context, bounds: tuple, *, done_style: bool = False,
-                  T: float | None = None) -> dict[str, Any]:
-    """The method on value series: baseline (first value from the start; with yearly recurrence the
-    first of each year), pi, tau, projection clamped to the bounds, then the status in order: no value
-    → no_data; meets → met; deadline reached → missed; then (done/not-done units) due_soon / on_track,
-    or fewer than min_points → no_data, fallen back below a target met at the baseline → lagging,
-    projected share P ≥ on_track → on_track, ≥ lagging_floor → lagging, else severely_lagging."""
-    q, st = ctx.q, ctx.st
-    x = f["value"]
-    pidx = f["pidx"].to_numpy()
-    pend = pd.Series(q.at("end", pidx), index=f.index)
-    D = pd.Series(q.deadlines(t)[pidx - q.p0], index=f.index)
-    target = t.value if T is None else T
-    lo = float(target[0] if isinstance(target, list) else target)
-    has = x.notna()
-    valid = has & (f["pidx"] >= q.first_ending_from(_start_day(t, plan)))
-    series = pd.DataFrame({"xv": x.where(valid), "tv": pend.where(valid), "valid": valid})
-    by = [f["code"], f["pidx"] // 4] if t.recurrence == "yearly" else f["code"]
-    g = series.groupby(by, sort=False)                # one grouping for the baseline and the points
-    xb, tb = g["xv"].transform("first"), g["tv"].transform("first")
-    points = g["valid"].cumsum()
-    comparator = ">=" if T is not None else t.comparator
-    meets = _meets(x, comparator, target, t.tolerance)
-    req = lo - xb                                   # the change required; its sign makes lower-is-better work
-    if comparator in (">=", ">"):
-        fallen = req <= 0                           # the baseline already met the target
-    elif comparator in ("<=", "<"):
-        fallen = req >= 0
-    else:
-        fallen = req == 0
-    span = D - tb
-    tau = ((pend - tb) / span.where(span > 0)).clip(0, 1).where(span > 0, 1.0)
-    pi = ((x - xb) / req.where(req != 0)).where(~fallen)
-    elapsed = pend - tb
-    projected = (xb + (x - xb) * span / elapsed.where(elapsed > 0)).clip(lower=bounds[0], upper=bounds[1])
-    share = (projected - xb) / req.where(~fallen & (req != 0))
-    if done_style:
-        conds = [~has, meets, pend >= D, D - pend <= st.milestone_due_soon_days]
-        choices, default = [NO_DATA, MET, MISSED, DUE_SOON], ON_TRACK
-    else:
-        conds = [~has, meets, pend >= D, points < st.min_points, fallen, share >= st.on_track - EPS,
-                 share >= st.lagging_floor - EPS]
-        choices, default = [NO_DATA, MET, MISSED, NO_DATA, LAGGING, ON_TRACK, LAGGING], SEVERE
-    status = np.select([np.asarray(c, dtype=bool) for c in conds], choices, default).astype(np.int8)
-    return {"status": status, "value": x, "pi": pi, "tau": tau, "projected": projected.where(has & ~meets)}
+    def task_records(self, plan: str) -> pd.DataFrame:
+        """The latest update of every task, responsible unit, item and cycle of ``plan`` (blank item and
+        cycle as ''), with the done date as a day number (day)."""
+        rec = self.con.execute("SELECT task_id, unit, item, cycle, status, done_date, recorded_at FROM task_values "
+                               "WHERE plan = ?", [plan]).df()
+        for c in ("item", "cycle"):
+            rec[c] = rec[c].astype(object).where(rec[c].notna(), "").map(lambda v: str(v).strip())
+        rec = rec.sort_values("recorded_at", kind="stable").drop_duplicates(["task_id", "unit", "item", "cycle"],
+                                                                            keep="last")
+        return rec.assign(day=_days(rec["done_date"])).sort_values(["task_id", "unit", "item", "cycle"],
+                                                                   kind="stable").reset_index(drop=True)
 
 
-def _flat_tau(f: pd.DataFrame, t: Any, plan: Any, ctx: _Context) -> np.ndarray:
-    """tau from the target's start quarter (trend and band targets have no baseline value)."""
-    q = ctx.q
-    p_start = q.first_ending_from(_start_day(t, plan))
-    tb = q.at("end", [p_start])[0] if p_start < q.p0 + len(q) else np.nan
-    pidx = f["pidx"].to_numpy()
-    span = q.deadlines(t)[pidx - q.p0] - tb
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tau = np.where(span > 0, (q.at("end", pidx) - tb) / np.where(span > 0, span, 1), 1.0)
-    return np.clip(tau, 0, 1)
-
-
-def _judge_trend(f: pd.DataFrame, t: Any, plan: Any, ctx: _Context, bounds: tuple) -> dict[str, Any]:
-    """rising / not_falling against the same quarter a year earlier (yearly recurrence: the last Q4):
-    up (or at the upper bound) → met; flat → lagging; down → severely_lagging (not_falling: a fall up to
-    the tolerance → met, up to twice → lagging); deadline reached → missed; no value a year earlier → no_data."""
-    q = ctx.q
-    x = f["value"]
-    pidx = f["pidx"].to_numpy()
-    back = q.at("quarter", pidx) if t.recurrence == "yearly" else 4
-    by_key = pd.Series(x.to_numpy(), index=pd.MultiIndex.from_arrays([f["code"], f["pidx"]]))
-    ref = pd.Series(by_key.reindex(pd.MultiIndex.from_arrays([f["code"].to_numpy(), pidx - back])).to_numpy(),
-                    index=f.index)
-    delta = x - ref
-    tol = t.tolerance or 0.0
-    at_top = (x >= bounds[1] - EPS) if bounds[1] is not None else pd.Series(False, index=f.index)
-    if t.comparator == "rising":
-        met = (delta > EPS) | at_top
-        lag = delta.abs() <= EPS
-    else:
-        met = (delta >= -tol - EPS) | at_top
-        lag = delta >= -2 * tol - EPS
-    known = x.notna() & ref.notna()
-    status = np.select([~known.to_numpy(), met.to_numpy(), q.at("end", pidx) >= q.deadlines(t)[pidx - q.p0],
-                        lag.to_numpy()], [NO_DATA, MET, MISSED, LAGGING], SEVERE).astype(np.int8)
-    return {"status": status, "value": x, "pi": np.nan, "tau": _flat_tau(f, t, plan, ctx), "projected": np.nan}
-
-
-def _judge_band(f: pd.DataFrame, t: Any, plan: Any, ctx: _Context) -> dict[str, Any]:
-    """about T ± tolerance, or between [lo, hi]: inside → met; outside by at most one tolerance (half
-    the range) → lagging; further → severely_lagging; outside once the deadline is reached → missed."""
-    q = ctx.q
-    if t.comparator == "between":
-        lo, hi = t.value
-        width, centre = (hi - lo) / 2 or 1.0, (lo + hi) / 2
-    else:
-        lo, hi, width, centre = t.value - t.tolerance, t.value + t.tolerance, t.tolerance, t.value
-    x = f["value"]
-    outside = np.maximum(lo - x, x - hi)
-    pidx = f["pidx"].to_numpy()
-    status = np.select([x.isna().to_numpy(), (outside <= EPS * max(1, abs(centre))).to_numpy(),
-                        q.at("end", pidx) >= q.deadlines(t)[pidx - q.p0], (outside <= width + EPS).to_numpy()],
-                       [NO_DATA, MET, MISSED, LAGGING], SEVERE).astype(np.int8)
-    return {"status": status, "value": x, "pi": np.nan, "tau": _flat_tau(f, t, plan, ctx), "projected": np.nan}
-
-
-def _share_sums(child: pd.DataFrame, counts: dict[str, pd.Series], levels: list[str]) -> dict[str, pd.DataFrame]:
-    """Per level (of ``levels``) and quarter, the sums of the boolean ``counts`` over the units below:
-    first per unit of the lowest level, then those sums per unit of each level above."""
-    sums = {}
-    frame = pd.DataFrame({"code": child["code"], "pidx": child["pidx"],
-                          **{name: c.to_numpy(dtype=float) for name, c in counts.items()}})
-    for level in sorted(levels, key=LEVEL_RANK.get, reverse=True):
-        frame = (frame.assign(code=_ancestor(frame["code"], level))
-                 .groupby(["code", "pidx"], sort=False, as_index=False).sum())
-        sums[level] = frame
-    return sums
-
-
-def _share(ctx: _Context, level: str, sums: pd.DataFrame, count: str) -> np.ndarray:
-    """100 × Σ ``count`` / Σ judged per unit of ``level`` (aligned with its grid); no value where no
-    unit below is judged or none reported."""
-    value = np.full(len(ctx.reg.grid(level)), np.nan)
-    pos = ctx.reg.position(level, sums["code"], sums["pidx"])
-    ok = (pos >= 0) & (sums["judged"] > 0).to_numpy() & (sums["reported"] > 0).to_numpy()
-    value[pos[ok]] = (100.0 * sums[count] / sums["judged"]).to_numpy()[ok]
-    return value
-
-
-def _judge_milestone(f: pd.DataFrame, done: pd.Series, known: pd.Series, deadline: dt.date,
-                     ctx: _Context) -> dict[str, Any]:
-    """Done by a date: met (done by the deadline), met_late, else — when the unit has reported — on_track,
-    due_soon (≤ 7 days left), lagging when overdue (< 91 days) and severely_lagging beyond; no_data otherwise."""
-    st = ctx.st
-    pend = pd.Series(ctx.q.at("end", f["pidx"]), index=f.index)
-    D = float(deadline.toordinal())
-    done_by = done <= pend
-    left = D - pend
-    status = np.select([(done_by & (done <= D)).to_numpy(), done_by.to_numpy(), ~known.to_numpy(),
-                        (left > st.milestone_due_soon_days).to_numpy(), (left >= 0).to_numpy(),
-                        (-left < st.milestone_severe_after_days).to_numpy()],
-                       [MET, MET_LATE, NO_DATA, ON_TRACK, DUE_SOON, LAGGING], SEVERE).astype(np.int8)
-    pi = np.where(done_by, 1.0, np.where(known, 0.0, np.nan))
-    return {"status": status, "value": pi * 100, "pi": pi, "tau": np.nan, "projected": np.nan}
-
-
-def _done_style(t: Any, ind: Any) -> bool:
-    """Count targets, and every-unit targets on a yes/no per unit, are judged as done / not done."""
-    if t.eval == "count":
-        return True
-    return (t.eval == "every_unit" and ind is not None and ind.compiled["numerator"].type == "bool"
-            and (ind.denominator is None or ind.denominator.strip() == "1"))
-
-
-def _rows(f: pd.DataFrame, judged: dict[str, Any], emit: Any) -> pd.DataFrame:
-    """The emitted rows of one level: code, pidx, status, value, pi, tau, projected."""
-    emit = np.asarray(emit, dtype=bool)
-    out = {"code": f["code"].to_numpy()[emit], "pidx": f["pidx"].to_numpy()[emit]}
-    for name in ("status", "value", "pi", "tau", "projected"):
-        col = judged[name]
-        out[name] = np.broadcast_to(np.asarray(col, dtype=np.int8 if name == "status" else float), emit.shape)[emit]
-    return pd.DataFrame(out)
-
-
-def _judge_target(ctx: _Context, plan: Any, t: Any, root_level: str, prefixes: list[str]
-                  ) -> list[tuple[str, pd.DataFrame]]:
-    """(level, rows) of every level at which ``t`` is judged in one scope; only the rows emitted (the
-    unit is in the scope and exists, from the start quarter on, the indicator applies)."""
-    start = ctx.q.first_ending_from(_start_day(t, plan))
-    if t.eval == "milestone":
-        return _judge_field_milestone(ctx, plan, t, root_level, prefixes, start)
-    ind = ctx.cat.indicators[t.indicator]
-    bounds = tuple(ind.bounds)
-    unit_level, value_levels, share_levels = _judged_levels(t, ind, root_level)
-    out = []
-    child = None
-    for level in value_levels:
-        f = ctx.frame(level, t.indicator)
-        if t.eval == "trend":
-            r = _judge_trend(f, t, plan, ctx, bounds)
-        elif t.eval == "band":
-            r = _judge_band(f, t, plan, ctx)
-        elif t.comparator == "between":                       # a count within [lo, hi]: above hi is lagging
-            r = _judge_values(f, t, plan, ctx, bounds, done_style=True)
-            r["status"][((f["value"] > t.value[1] + EPS) & (r["status"] != NO_DATA)).to_numpy()] = LAGGING
-        else:
-            r = _judge_values(f, t, plan, ctx, bounds, done_style=level == unit_level and _done_style(t, ind))
-        if level == unit_level:
-            child = f
-        out.append((level, _rows(f, r, ctx.inside(level, prefixes) & f["exists"] & (f["pidx"] >= start) & ~f["na"])))
-    if unit_level is not None and share_levels:
-        judged = child["exists"] & ~child["na"]
-        meeting = _meets(child["value"], t.comparator, t.value, t.tolerance) & judged
-        sums = _share_sums(child, {"meeting": meeting, "judged": judged, "reported": judged & child["value"].notna()},
-                           share_levels)
-        share_t = t.model_copy(update={"comparator": ">=", "value": 100.0, "tolerance": None})
-        for level in share_levels:
-            parent = ctx.frame(level)
-            parent["value"] = _share(ctx, level, sums[level], "meeting")
-            r = _judge_values(parent, share_t, plan, ctx, (0.0, 100.0), T=100.0)
-            out.append((level, _rows(parent, r, ctx.inside(level, prefixes) & parent["exists"] & (parent["pidx"] >= start))))
+def plan_roots(con: duckdb.DuckDBPyConnection, cat: Catalog, plan: str) -> list[tuple[int, str]]:
+    """(code, level) of the units a plan is applied to (its scope and settings.applies) that are in the
+    registry, a unit inside another one dropped."""
+    codes = [int(c) for c in cat.scopes(plan)]
+    units = con.execute("SELECT CAST(code AS BIGINT), level FROM units WHERE list_contains(?::BIGINT[], "
+                        "CAST(code AS BIGINT))", [codes]).fetchall()
+    out: list[tuple[int, str]] = []
+    for code, level in sorted(units, key=lambda r: LEVEL_RANK[r[1]]):
+        if not any(code // 10 ** (12 - PREFIX_LEN[lv]) == c // 10 ** (12 - PREFIX_LEN[lv]) for c, lv in out):
+            out.append((code, level))
     return out
 
 
-def _judge_field_milestone(ctx: _Context, plan: Any, t: Any, root_level: str, prefixes: list[str],
-                           start: int) -> list[tuple[str, pd.DataFrame]]:
-    """A milestone on a date field (county or township sheet): per unit of the target's level from the
-    earliest date reported from half a year before each deadline on (several milestones: the first
-    not done yet decides), then the share of units done above."""
-    q, st = ctx.q, ctx.st
-    unit_level, _, share_levels = _judged_levels(t, None, root_level)
-    f = ctx.frame(unit_level)
-    parts = []
-    for m in sorted(t.milestones, key=lambda m: m.deadline):
-        dates = ctx.field_dates(t.level, m.field)
-        window = (m.deadline - dt.timedelta(days=HALF_YEAR_DAYS)).toordinal()
-        done = f["code"].map(dates[dates["day"] >= window].groupby("code")["day"].min()).astype(float)
-        if t.level == "county":                      # a yearly sheet: any record makes the county known
-            known = f["code"].isin(dates["code"])
-        else:                                        # a return in the window, or within the last half year
-            known = pd.Series(False, index=f.index)
-            for c, p in enumerate(q.pidx.tolist()):
-                since = min(window, q.end[c] - HALF_YEAR_DAYS)
-                recent = dates["pidx"].between(q.pidx[q.end >= since][0], p)
-                known |= (f["pidx"] == p) & f["code"].isin(dates.loc[recent, "code"])
-        parts.append(_judge_milestone(f, done, known, m.deadline, ctx))
-    r = dict(parts[0])
-    done_each = [np.isin(p["status"], (MET, MET_LATE)) for p in parts]
-    if len(parts) > 1:
-        status = np.full(len(f), -1, dtype=np.int8)
-        for p, d in zip(parts, done_each):
-            pending = (status < 0) & ~d
-            status[pending] = p["status"][pending]
-        late = np.any([p["status"] == MET_LATE for p in parts], axis=0)
-        status[status < 0] = np.where(late, MET_LATE, MET)[status < 0]
-        r["status"], r["pi"] = status, np.sum(done_each, axis=0) / len(parts)
-        r["value"] = np.where(status == NO_DATA, np.nan, r["pi"] * 100)
-    out = [(unit_level, _rows(f, r, ctx.inside(unit_level, prefixes) & f["exists"] & (f["pidx"] >= start)))]
-    known = f["exists"] & (r["status"] != NO_DATA)
-    sums = _share_sums(f, {"done": f["exists"] & np.all(done_each, axis=0), "late": f["exists"] & (r["status"] == MET_LATE),
-                           "judged": f["exists"], "reported": known}, share_levels)
-    deadlines = sorted(float(m.deadline.toordinal()) for m in t.milestones)
-    first_open = np.array([next((d for d in deadlines if d >= s), deadlines[-1]) for s in q.start])
-    for level in share_levels:
-        parent = ctx.frame(level)
-        share = pd.Series(_share(ctx, level, sums[level], "done"))
-        late = _share(ctx, level, sums[level], "late")
-        pidx = parent["pidx"].to_numpy()
-        full = share >= 100 - EPS
-        left = first_open[pidx - q.p0] - q.at("end", pidx)
-        status = np.select([share.isna().to_numpy(), (full & (late > 0)).to_numpy(), full.to_numpy(),
-                            left > st.milestone_due_soon_days, left >= 0, -left < st.milestone_severe_after_days],
-                           [NO_DATA, MET_LATE, MET, ON_TRACK, DUE_SOON, LAGGING], SEVERE).astype(np.int8)
-        emit = ctx.inside(level, prefixes) & parent["exists"] & (parent["pidx"] >= start)
-        out.append((level, _rows(parent, {"status": status, "value": share, "pi": share / 100, "tau": np.nan,
-                                          "projected": np.nan}, emit)))
-    return out
-
-
-def _judge_task(ctx: _Context, plan: Any, t: Any, records: pd.DataFrame, root_level: str, roots: list[int]
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A task of a task list: per responsible unit from its latest update (done when 已完成 with a
-    date), and per plan root: done when every lead unit is done. Returns (department rows, root rows)."""
-    q = ctx.q
-    start = q.first_ending_from(_start_day(t, plan))
-    depts = list(dict.fromkeys(t.lead + t.partners))
-    latest = records[records["task_id"] == t.id].set_index("unit")
-    done_day = {d: (float(latest.at[d, "day"]) if d in latest.index and latest.at[d, "status"] == "已完成" else np.nan)
-                for d in depts}
-    f = pd.DataFrame({"department": np.repeat(depts, len(q)), "pidx": np.tile(q.pidx, len(depts))})
-    r = _judge_milestone(f, f["department"].map(done_day).astype(float), f["department"].isin(latest.index),
-                         t.deadline, ctx)
-    dept = pd.concat([f, pd.DataFrame(r, index=f.index)], axis=1)[(f["pidx"] >= start).to_numpy()]
-    lead_done = np.array([done_day[d] for d in t.lead], dtype=float)
-    all_done = float(np.max(lead_done)) if len(lead_done) and not np.isnan(lead_done).any() else np.nan
-    any_known = any(d in latest.index for d in t.lead)
-    f = ctx.frame(root_level)
-    overall = _judge_milestone(f, pd.Series(all_done, index=f.index), pd.Series(any_known, index=f.index),
-                               t.deadline, ctx)
-    overall["pi"] = (lead_done[None, :] <= ctx.q.at("end", f["pidx"])[:, None]).sum(axis=1) / max(len(t.lead), 1)
-    overall["value"] = np.where(any_known, overall["pi"] * 100, np.nan)
-    emit = f["code"].isin(roots) & f["exists"] & (f["pidx"] >= start)
-    return dept, _rows(f, overall, emit)
-
-
-# What the baseline implements (the method as stated in the README); anything else the catalog sets
-# would make the product compute something the baseline does not, so the bench refuses to compare.
+# What the baseline implements (the method as stated in rules.py's docstring and progress-method.md);
+# anything else the catalog sets would make the product compute something the baseline does not, so
+# the bench refuses to compare.
 _IMPLEMENTED = {
     "plan": {"code", "title", "doc_no", "issuer", "issued", "scope", "scope_name", "scope_level", "period_start",
              "period_end", "source", "targets"},
     "target": {"id", "title", "clause", "source_clause", "indicator", "comparator", "value", "tolerance", "unit",
-               "deadline", "start", "eval", "level", "recurrence", "lead", "partners", "milestones", "note", "reading"},
-    "milestone": {"field", "deadline", "label"},
+               "deadline", "start", "eval", "level", "recurrence", "lead", "partners", "milestones", "items",
+               "population", "strive", "reading", "judged_at", "baseline", "guideline", "township_kind", "note"},
+    "milestone": {"field", "deadline", "label", "after"},
+    "milestone.after": {"field", "days"},
+    "item": {"id", "label", "deadline", "after"},
+    "item.after": {"item", "years", "months", "days"},
     "indicator": {"id", "title", "source", "numerator", "denominator", "among", "factor", "unit", "window", "bounds",
-                  "description"},
+                  "description", "plus"},
     "settings.progress": {"on_track", "lagging_floor", "regressing_cr", "min_points", "low_confidence_below",
-                          "stale_after_quarters", "milestone_due_soon_days", "milestone_severe_after_days"},
+                          "stale_after_quarters", "milestone_due_soon_days", "milestone_severe_after_days",
+                          "min_coverage"},
 }
-_COMPARATORS = {">=", ">", "<=", "<", "==", "between", "about", "rising", "not_falling", "done_by"}
+_COMPARATORS = {">=", ">", "<=", "<", "==", "between", "about", "rising", "not_falling", "falling", "done_by"}
+_EVALS = {"aggregate", "every_unit", "count", "milestone", "trend", "band"}
+_RECURRENCES = {None, "yearly", "quarterly"}
+_BASELINES = {"previous_year", "plan_start"}
+_WINDOWS = {"quarter_end", "year_to_date"}
+_SHEETS = {"village", "township", "county"}
+# the values of these target settings the baseline knows (others: a gap)
+_VALUES = {"population": set(POPULATION_TYPES), "township_kind": set(TOWNSHIP_KIND_TYPES),
+           "judged_at": {None, "scope", *LEVELS}}
 
 
 def baseline_gaps(cat: Catalog) -> dict[str, list[str]]:
@@ -728,21 +581,35 @@ def baseline_gaps(cat: Catalog) -> dict[str, list[str]]:
         for f in sorted(set(obj.model_fields_set) - _IMPLEMENTED[kind]):
             gaps.setdefault(f"{kind}.{f}", []).append(name)
 
+    def value(feature: str, ok: bool, name: str) -> None:
+        if not ok:
+            gaps.setdefault(feature, []).append(name)
+
     check("settings.progress", cat.settings.progress, "settings.yaml")
     for ind in cat.indicators.values():
         check("indicator", ind, ind.id)
+        value(f"indicator window {ind.window}", ind.window in _WINDOWS, ind.id)
+        value(f"indicator source {ind.source}", ind.source in _SHEETS, ind.id)
+        for sheet in ind.plus or {}:
+            value(f"indicator plus from {sheet}", sheet in ("township", "county"), ind.id)
     for plan in cat.plans.values():
         check("plan", plan, plan.code)
         for t in plan.targets:
             check("target", t, t.id)
             for m in t.milestones:
                 check("milestone", m, t.id)
-            if t.comparator not in _COMPARATORS:
-                gaps.setdefault(f"comparator {t.comparator}", []).append(t.id)
-            if t.recurrence not in (None, "yearly"):
-                gaps.setdefault(f"recurrence {t.recurrence}", []).append(t.id)
-            if t.milestones and t.level not in ("county", "township"):
-                gaps.setdefault(f"milestone dates on the {t.level} sheet", []).append(t.id)
+                if m.after is not None:
+                    check("milestone.after", m.after, t.id)
+            for item in t.items:
+                check("item", item, t.id)
+                if item.after is not None:
+                    check("item.after", item.after, t.id)
+            value(f"comparator {t.comparator}", t.comparator in _COMPARATORS, t.id)
+            value(f"eval {t.eval}", t.eval in _EVALS, t.id)
+            value(f"recurrence {t.recurrence}", t.recurrence in _RECURRENCES, t.id)
+            value(f"baseline {t.baseline}", t.baseline in _BASELINES, t.id)
+            for name, known in _VALUES.items():
+                value(f"{name} {getattr(t, name)}", getattr(t, name) in known, t.id)
     return gaps
 
 
@@ -762,23 +629,67 @@ def gaps_message(gaps: dict[str, list[str]]) -> str:
 
 
 BASELINE_TABLE = "baseline_progress"
+_OUTPUTS = ("value", "pi", "tau", "projected", "coverage")
+
+
+def _stored_rows(r: dict[str, Any], frame: pd.DataFrame, department: bool) -> pd.DataFrame:
+    """The emitted rows (``r["emit"]``) of one judged level: unit (or department), pidx, status, the
+    outputs, the verdict at the deadline (-1 while ahead) and above_range."""
+    emit = np.asarray(r["emit"], dtype=bool)
+    n = int(emit.sum())
+    out = {"unit": pd.array([None] * n if department else frame["code"].to_numpy(dtype=np.int64)[emit], dtype="Int64"),
+           "department": frame["department"].to_numpy(dtype=object)[emit] if department else np.full(n, None),
+           "pidx": frame["pidx"].to_numpy(dtype=np.int16)[emit], "status": r["status"][emit]}
+    for name in _OUTPUTS:
+        out[name] = np.broadcast_to(np.asarray(r[name], dtype=float), emit.shape)[emit]
+    out["verdict"] = r["verdict"][emit]
+    out["above_range"] = np.asarray(r["above_range"], bool)[emit] if "above_range" in r else np.zeros(n, bool)
+    return pd.DataFrame(out)
+
+
+def _indicator_table(ctx: _Context) -> pd.DataFrame:
+    """Every indicator value computed (each indicator over every row at township level and above, and
+    per population where targets need it): indicator, kinds, level, code, pidx, value, reported,
+    expected — stored like the product's indicator tables."""
+    frames = []
+    for ind in ctx.cat.indicators.values():
+        ctx._sums_of(ind, None)
+    for (ind_id, kinds), by_level in ctx._sums.items():
+        for level, v in by_level.items():
+            grid = ctx.reg.grid(level)
+            keep = grid["exists"].to_numpy() & (v["expected"] > 0)
+            frames.append(pd.DataFrame({
+                "indicator": ind_id, "kinds": "".join(map(str, kinds)) if kinds else "", "level": level,
+                "code": grid["code"].to_numpy()[keep], "pidx": grid["pidx"].to_numpy()[keep],
+                "value": v["value"][keep], "reported": v["reported"][keep], "expected": v["expected"][keep]}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def pandas_baseline(db_path: str, cat: Catalog | None = None) -> dict[str, Any]:
     """The product's computation written as a competent pandas script, stored in ``baseline_progress``
-    (plan, target, level, unit, department, pidx, status, value, pi, tau, projected) and
-    ``baseline_indicators_{village,township,county}``:
+    (plan, target, level, unit, department, pidx, status, value, pi, tau, projected, coverage,
+    verdict_at_deadline, strive, above_range) and ``baseline_indicators``.
 
-    read only the columns the indicators use, from the active return of each township and quarter
-    (village and township sheets) and the latest county record of each year; keep the units existing
-    in the quarter (valid_from / valid_to); evaluate each indicator's expressions with pandas (``among``
-    filters, blanks left out); sum by code prefix with groupby for every level (ratios of sums; flows
-    summed over the year's quarters so far; coverage: reported and expected units; not applicable where
-    ``among`` is false for every row); then judge every target of every plan at every level with
-    groupby transforms over complete unit × quarter frames: baseline, points, pi, tau, projection and
-    status, trend (a year earlier or the last Q4), band, yearly cycles, done/not-done units, shares of
-    units meeting above every-unit and count targets, field milestones (earliest date in the window)
-    and task lists (latest update per responsible unit; overall when every lead is done)."""
+    Values: read only the columns the indicators use, from the active return of each township and
+    quarter (village and township sheets) and the latest county record of each year; keep the units
+    existing in the quarter (valid_from / valid_to); evaluate each indicator's expressions with pandas
+    (``among`` filters, blanks left out); per target population (村 → 村委会, 社区 → 居委会, 村(社区) →
+    both, by the registry's committee type; 乡镇 → 镇 and 乡) sum by code prefix with groupby for every
+    level (ratios of sums; flows summed over the year's quarters so far; ``plus`` terms of the
+    township and county sheets added to the numerators); coverage: the units expected (of the
+    population, existing, latest ``among`` not false, plus the townships / counties adding to it)
+    and those reported.
+
+    Judgement (pipelines.bench.progress_baseline_judge), every target of every plan at every level,
+    with groupby transforms over complete unit × quarter frames: baseline, points, pi, tau,
+    projection and status per cycle (yearly or quarterly); trends against a year earlier, the last Q4
+    or the plan start (rising, falling, not_falling); bands; ranges (above_range); done/not-done
+    units and shares of units meeting it among those that reported; field milestones on the village,
+    township and county sheets (earliest date in the window; per-unit deadlines ``after`` another
+    date; several milestones); task lists (latest update per unit, item and cycle; items with their
+    own or relative deadlines; overall the worst lead unit); then coverage (incomplete below
+    min_coverage), not_judged outside ``judged_at`` and for guidelines, the verdict at the deadline
+    and met_late. ``strive`` only marks the rows: it changes no status."""
     t0 = time.perf_counter()
     con = duckdb.connect(db_path)
     cat = cat or bench_catalog(con)
@@ -787,32 +698,7 @@ def pandas_baseline(db_path: str, cat: Catalog | None = None) -> dict[str, Any]:
         raise BaselineIncomplete(gaps_message(baseline_gaps(cat)))
     lo, hi = con.execute("SELECT min(period), max(period) FROM submissions").fetchall()[0]
     q = _Quarters(quarters(lo, hi))
-    reg = _Registry(con, q)
-    plans_roots = {code: plan_roots(con, cat, code) for code in cat.plans}
-    own_village: set[str] = set()          # indicators judged per village (their values are kept per village)
-    for code, plan in cat.plans.items():
-        for t in plan.targets:
-            ind = cat.indicators.get(t.indicator) if t.indicator else None
-            for _, root_level in plans_roots[code]:
-                unit_level, value_levels, _ = _judged_levels(t, ind, root_level) if ind else (None, [], [])
-                if ind is not None and ind.source == "village" and "village" in value_levels + [unit_level]:
-                    own_village.add(ind.id)
-    values: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-    for sheet in ("village", "township", "county"):
-        inds = [i for i in cat.indicators.values() if i.source == sheet]
-        if not inds:
-            continue
-        fields = sorted({f for i in inds for e in i.compiled.values() for f in e.fields})
-        rows = _sheet_rows(con, sheet, fields, reg)
-        own = own_village if sheet == "village" else {i.id for i in inds}
-        table = _sheet_values(rows, sheet, inds, reg, own, values)
-        del rows
-        con.register("_b", table)                   # stored like the product's indicator tables
-        con.execute(f"CREATE OR REPLACE TABLE baseline_indicators_{sheet} AS SELECT * FROM _b")
-        con.unregister("_b")
-        del table
-    t_values = time.perf_counter() - t0
-    ctx = _Context(con, cat, q, reg, values)
+    ctx = _Context(con, cat, q, _Registry(con, q))
     plans = list(cat.plans)
     targets = [t.id for p in cat.plans.values() for t in p.targets]
     level_names = list(LEVELS) + ["department"]
@@ -821,47 +707,60 @@ def pandas_baseline(db_path: str, cat: Catalog | None = None) -> dict[str, Any]:
         return "ENUM (" + ", ".join(f"'{x}'" for x in items) + ")"
     con.execute(f"CREATE OR REPLACE TABLE {BASELINE_TABLE} (plan {enum(plans)}, target {enum(targets)}, "
                 f"level {enum(level_names)}, unit BIGINT, department VARCHAR, pidx SMALLINT, "
-                f"status {enum(STATUS_NAMES)}, value DOUBLE, pi DOUBLE, tau DOUBLE, projected DOUBLE)")
+                f"status {enum(STATUS_NAMES)}, value DOUBLE, pi DOUBLE, tau DOUBLE, projected DOUBLE, "
+                f"coverage DOUBLE, verdict_at_deadline {enum(STATUS_NAMES)}, strive BOOLEAN, above_range BOOLEAN)")
     statuses = 0
+    pending: list[pd.DataFrame] = []
 
-    def store(plan: str, target: str, level: str, rows: pd.DataFrame) -> None:
-        nonlocal statuses
-        if not len(rows):
-            return
+    def store(plan: str, t: Any, level: str, r: dict[str, Any], frame: pd.DataFrame) -> None:
+        rows = _stored_rows(r, frame, level == "department")
         n = len(rows)
-        frame = rows.rename(columns={"code": "unit"}).assign(
-            plan=pd.Categorical.from_codes(np.full(n, plans.index(plan), np.int16), plans),
-            target=pd.Categorical.from_codes(np.full(n, targets.index(target), np.int16), targets),
-            level=pd.Categorical.from_codes(np.full(n, level_names.index(level), np.int8), level_names),
+        if n:
+            pending.append(rows.assign(plan=np.int16(plans.index(plan)), target=np.int16(targets.index(t.id)),
+                                       level=np.int8(level_names.index(level)), strive=bool(t.strive)))
+
+    def flush() -> None:                             # the rows of one plan in one insert
+        nonlocal statuses
+        if not pending:
+            return
+        rows = pd.concat(pending, ignore_index=True)
+        pending.clear()
+        rows = rows.assign(
+            plan=pd.Categorical.from_codes(rows["plan"].to_numpy(), plans),
+            target=pd.Categorical.from_codes(rows["target"].to_numpy(), targets),
+            level=pd.Categorical.from_codes(rows["level"].to_numpy(), level_names),
             status=pd.Categorical.from_codes(rows["status"].to_numpy(dtype=np.int8), STATUS_NAMES),
-            pidx=rows["pidx"].to_numpy(dtype=np.int16))
-        con.register("_b", frame)
+            verdict_at_deadline=pd.Categorical.from_codes(rows.pop("verdict").to_numpy(dtype=np.int8), STATUS_NAMES))
+        con.register("_b", rows)
         con.execute(f"INSERT INTO {BASELINE_TABLE} BY NAME SELECT * FROM _b")
         con.unregister("_b")
-        statuses += n
+        statuses += len(rows)
 
     for code, plan in cat.plans.items():
-        groups: dict[str, list[str]] = {}
-        for root, level in plans_roots[code]:
+        groups: dict[str, list[int]] = {}
+        for root, level in plan_roots(con, cat, code):
             groups.setdefault(level, []).append(root)
         records = None
         for t in plan.targets:
-            if t.eval == "milestone" and t.lead and not t.milestones:        # a task list
-                if records is None:
-                    records = con.execute("SELECT task_id, unit, status, done_date, recorded_at FROM task_values "
-                                          "WHERE plan = ?", [code]).df()
-                    records = records.sort_values("recorded_at", kind="stable").drop_duplicates(
-                        ["task_id", "unit"], keep="last").assign(day=lambda r: _days(r["done_date"]))
-                for n, (root_level, roots) in enumerate(groups.items()):
-                    dept, root_rows = _judge_task(ctx, plan, t, records, root_level, [int(r) for r in roots])
-                    if n == 0:
-                        store(code, t.id, "department", dept)
-                    store(code, t.id, root_level, root_rows)
-                continue
-            for root_level, roots in groups.items():
-                prefixes = [r[:PREFIX_LEN[root_level]] for r in roots]
-                for level, rows in _judge_target(ctx, plan, t, root_level, prefixes):
-                    store(code, t.id, level, rows)
+            for n, (root_level, roots) in enumerate(groups.items()):
+                if t.eval == "milestone" and t.lead and not t.milestones:        # a task list
+                    if records is None:
+                        records = ctx.task_records(code)
+                    dept, overall = judge_task(ctx, plan, t, records, root_level, roots)
+                    if n == 0:                                                  # responsible units: once
+                        store(code, t, "department", *dept)
+                    if overall is not None:
+                        store(code, t, root_level, *overall)
+                    continue
+                prefixes = [str(r).zfill(12)[:PREFIX_LEN[root_level]] for r in roots]
+                for level, r, frame in judge_target(ctx, plan, t, root_level, prefixes):
+                    store(code, t, level, r, frame)
+        flush()
+    t_values = ctx.seconds
+    table = _indicator_table(ctx)
+    con.register("_b", table)
+    con.execute("CREATE OR REPLACE TABLE baseline_indicators AS SELECT * FROM _b")
+    con.unregister("_b")
     con.close()
     return {"seconds": round(time.perf_counter() - t0, 2), "statuses": statuses, "peak_mb": round(peak_rss_mb()),
             "values_s": round(t_values, 2)}

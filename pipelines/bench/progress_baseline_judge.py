@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.periods import period_bounds
-from pipelines.units import LEVEL_RANK, LEVELS
+from pipelines.units import LEVEL_RANK, LEVELS, PREFIX_LEN
 
 EPS = 1e-9                  # a value within 1e-9 (relative) of a threshold counts as on it
 WINDOW_DAYS = 183           # a field milestone takes the dates reported from half a year before its deadline
@@ -63,15 +63,14 @@ def cycles(t: Any, plan: Any, q: Any) -> tuple[np.ndarray, np.ndarray]:
     return code.astype(np.int64), np.minimum(ends, final)
 
 
-def _meets(x: Any, comparator: str, value: Any, tolerance: float | None, band: bool = False) -> np.ndarray:
-    """Whether each value meets the target (False where there is no value). A range (count between
-    [lo, hi]) is met from its lower bound; a band only inside it."""
+def _meets(x: Any, comparator: str, value: Any, tolerance: float | None) -> np.ndarray:
+    """Whether each value meets the target (False where there is no value); equality up to a relative
+    1e-9. A range (count between [lo, hi]) is met from its lower bound (bands: ``judge_band``)."""
     x = np.asarray(x, dtype=float)
     with np.errstate(invalid="ignore"):
         if comparator == "between":
-            lo, hi = value
-            met = x >= lo - EPS * max(1, abs(lo))
-            return met & (x <= hi + EPS * max(1, abs(hi))) if band else met
+            lo, _ = value
+            return x >= lo - EPS * max(1, abs(lo))
         tol = EPS * max(1.0, abs(value))
         return {">=": lambda: x >= value - tol, ">": lambda: x > value + tol, "<=": lambda: x <= value + tol,
                 "<": lambda: x < value - tol, "==": lambda: np.abs(x - value) <= tol,
@@ -98,8 +97,9 @@ def settle(ctx: Any, t: Any, level: str, root_level: str, f: pd.DataFrame, statu
     all reporters meet it); not_judged at a level other than the plan's ``judged_at`` (scope: the
     plan's unit) — everywhere for a ``guideline``; then the verdict at the deadline (the status of
     the quarter containing it: met; no value or incomplete → incomplete; else missed), kept on every
-    later row of the same deadline, and met_late for a later row meeting the target when the verdict
-    is not met. Returns coverage and verdict."""
+    later row of the same deadline (and missed on a row already met late by its own rule before
+    it), and met_late for a later row meeting the target when the verdict is not met. Returns
+    coverage and verdict."""
     reported = np.broadcast_to(np.asarray(reported, dtype=float), status.shape)
     expected = np.broadcast_to(np.asarray(expected, dtype=float), status.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -120,6 +120,9 @@ def settle(ctx: Any, t: Any, level: str, root_level: str, f: pd.DataFrame, statu
     v = np.select([at == MET, np.isin(at, (NO_DATA, INCOMPLETE)), at == NOT_JUDGED],
                   [MET, INCOMPLETE, NO_VERDICT], MISSED)
     verdict = np.where(inside & (c.col >= dcol), v, NO_VERDICT).astype(np.int8)
+    # a row already met late by its own rule (its units had earlier deadlines of their own, one was
+    # done late) has missed a deadline: the verdict is missed even before the target's own deadline
+    verdict[(status == MET_LATE) & (verdict == NO_VERDICT)] = MISSED
     status[inside & (c.col > dcol) & (status == MET) & (verdict != MET)] = MET_LATE
     return {"coverage": coverage, "verdict": verdict}
 
@@ -202,8 +205,7 @@ def judge_trend(ctx: Any, f: pd.DataFrame, x: np.ndarray, t: Any, plan: Any, bou
     no bound rule. Deadline reached and not met → missed; nothing to compare with → no_data."""
     q = ctx.q
     c = _Cells(f, q)
-    code_q, dl_q = cycles(t, plan, q)
-    D = dl_q[c.col]
+    D = cycles(t, plan, q)[1][c.col]
     x = pd.Series(np.asarray(x, dtype=float), index=f.index)
     by_unit = x.groupby(f["code"].to_numpy(), sort=False)
     from_start = t.baseline == "plan_start"
@@ -375,8 +377,8 @@ def judge_field_milestone(ctx: Any, plan: Any, t: Any, root_level: str, prefixes
     emit = ctx.inside(unit_level, prefixes) & exists & (c.col >= start)
     done_all = r["done_all"]
     r.update(settle(ctx, t, unit_level, root_level, f, status, reported, exists, np.max(finals, axis=0)))
-    out = [(unit_level, r, f[emit])]
     r["emit"] = emit
+    out = [(unit_level, r, f)]
     sums = share_sums(f, {"done": done_all & reported, "judged": reported, "late": late_any & reported,
                           "expected": exists}, share_levels)
     deadlines = sorted(float(m.deadline.toordinal()) for m in t.milestones)
@@ -394,8 +396,8 @@ def judge_field_milestone(ctx: Any, plan: Any, t: Any, root_level: str, prefixes
         pr.update(settle(ctx, t, level, root_level, parent, status, n["judged"], n["expected"],
                          float(deadlines[-1]), share=share))
         emit = ctx.inside(level, prefixes) & parent["exists"].to_numpy() & (pc.col >= start) & (n["expected"] > 0)
-        out.append((level, pr, parent[emit]))
         pr["emit"] = emit
+        out.append((level, pr, parent))
     return out
 
 
@@ -413,6 +415,16 @@ def _add_offset(day: float, after: Any) -> float:
     year, month = d.year + months // 12, months % 12 + 1
     last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
     return float(dt.date(year, month, min(d.day, last)).toordinal())
+
+
+def _cycle_code(text: str, recurrence: str) -> float:
+    """The cycle a task record names (2019 for a yearly task, 2021Q2 for a quarterly one) as the
+    running number of its first quarter; NaN when blank or not a cycle of that kind."""
+    if recurrence == "yearly" and len(text) == 4 and text.isdigit():
+        return float(int(text) * 4)
+    if recurrence == "quarterly" and len(text) == 6 and text[:4].isdigit() and text[4] == "Q" and text[5] in "1234":
+        return float(int(text[:4]) * 4 + int(text[5]) - 1)
+    return np.nan
 
 
 def judge_task(ctx: Any, plan: Any, t: Any, records: pd.DataFrame, root_level: str, roots: list[int]
@@ -445,7 +457,7 @@ def judge_task(ctx: Any, plan: Any, t: Any, records: pd.DataFrame, root_level: s
             for k, d in zip(unit, day):
                 done[item][k * P:(k + 1) * P] = d
             continue
-        cyc = mine["cycle_code"].to_numpy(dtype=float)
+        cyc = mine["cycle"].map(lambda text: _cycle_code(text, t.recurrence)).to_numpy(dtype=float)
         # no cycle written: the cycle of the quarter containing the done date
         at = np.searchsorted(q.start, np.where(np.isnan(day), 0, day), side="right") - 1
         derived = code_q[np.clip(at, 0, P - 1)]
@@ -484,7 +496,7 @@ def judge_task(ctx: Any, plan: Any, t: Any, records: pd.DataFrame, root_level: s
     dept_rows = f.assign(department=np.array(depts, dtype=object)[f["code"].to_numpy()])
     emit = c.col >= start
     r["emit"] = emit
-    dept = (r, dept_rows[emit])
+    dept = (r, dept_rows)
     leads = [depts.index(d) for d in t.lead]
     if not roots or not leads:
         return dept, None
@@ -506,7 +518,7 @@ def judge_task(ctx: Any, plan: Any, t: Any, records: pd.DataFrame, root_level: s
                      float(len(leads)), final_all[rcol], task=True))
     emit = rf["exists"].to_numpy() & (rcol >= start)
     rr["emit"] = emit
-    return dept, (rr, rf[emit])
+    return dept, (rr, rf)
 
 
 # ============================================================================ where a target is judged
@@ -546,7 +558,7 @@ def share_sums(child: pd.DataFrame, counts: dict[str, np.ndarray], levels: list[
     frame = pd.DataFrame({"code": child["code"].to_numpy(), "pidx": child["pidx"].to_numpy(),
                           **{k: np.asarray(v, dtype=float) for k, v in counts.items()}})
     for level in sorted(levels, key=LEVEL_RANK.get, reverse=True):
-        m = 10 ** (12 - {"province": 2, "city": 4, "county": 6, "township": 9, "village": 12}[level])
+        m = 10 ** (12 - PREFIX_LEN[level])
         frame = frame.assign(code=(frame["code"].to_numpy() // m) * m).groupby(
             ["code", "pidx"], sort=False, as_index=False).sum()
         sums[level] = frame
@@ -555,7 +567,7 @@ def share_sums(child: pd.DataFrame, counts: dict[str, np.ndarray], levels: list[
 
 def judge_target(ctx: Any, plan: Any, t: Any, root_level: str, prefixes: list[str]
                  ) -> list[tuple[str, dict[str, Any], pd.DataFrame]]:
-    """(level, judged arrays, rows of the level's frame emitted) of every level at which ``t`` is
+    """(level, judged arrays, the level's frame) of every level at which ``t`` is
     judged in one scope (plan roots of one level): the values at their levels, then the shares of
     units meeting it above an every-unit or count target's level."""
     if t.eval == "milestone":
@@ -580,7 +592,7 @@ def judge_target(ctx: Any, plan: Any, t: Any, root_level: str, prefixes: list[st
                 & (v["expected"] > 0))
         r.update(settle(ctx, t, level, root_level, f, r["status"], v["reported"], v["expected"], r["deadline"]))
         r["emit"] = emit
-        out.append((level, r, f[emit]))
+        out.append((level, r, f))
     if unit_level is None or not share_levels:
         return out
     child = ctx.frame(unit_level)
@@ -604,5 +616,5 @@ def judge_target(ctx: Any, plan: Any, t: Any, root_level: str, prefixes: list[st
         emit = ctx.inside(level, prefixes) & parent["exists"].to_numpy() & (pc.col >= start) & (exp > 0)
         r.update(settle(ctx, t, level, root_level, parent, r["status"], rep, exp, r["deadline"], share=share))
         r["emit"] = emit
-        out.append((level, r, parent[emit]))
+        out.append((level, r, parent))
     return out

@@ -53,7 +53,8 @@ def record_task_update(con: duckdb.DuckDBPyConnection, plan: str, task_id: str, 
 
     ``item``: the deliverable (a task with ``items``; required there, refused elsewhere); ``cycle``: the
     cycle of a recurrent task (2019 for a yearly one, 2021Q2 for a quarterly one; refused for a task
-    that does not recur; when omitted the cycle containing the done date counts).
+    that does not recur; when omitted, the cycle containing the done date — or, for an update that is not
+    a completion, the day it is recorded — is stored).
 
     Raises RuralTargetsError: PRG010 unknown plan, PRG011 unknown task or not a task of the plan,
     PRG012 unit not responsible for it, PRG013 unknown status, PRG014 done date missing or given
@@ -85,6 +86,9 @@ def record_task_update(con: duckdb.DuckDBPyConnection, plan: str, task_id: str, 
                                                                                   "该任务不重复,不填周期")
         raise RuralTargetsError("PRG017", task=task_id, cycle=cycle, rule=rule)
     when = at or dt.datetime.now()
+    if cycle is None and task.recurrence:        # stored explicitly, so that each cycle keeps its own latest update
+        on = day or when.date()
+        cycle = str(on.year) if task.recurrence == "yearly" else f"{on.year}Q{(on.month - 1) // 3 + 1}"
     row = {"plan": plan, "recorded_at": when, "recorded_by": by, "task_id": task_id, "unit": unit,
            "status": status, "done_date": day, "progress_note": note, "evidence": evidence}
     have = _task_columns(con)
