@@ -1,5 +1,6 @@
-"""乡村治理目标监测 — Streamlit entry: frames every page (title, sidebar controls), then runs the
-selected one inside the dashboard's one error boundary (dashboard/ui.py: guard)."""
+"""乡村治理目标监测 — Streamlit entry: the sign-in gate (dashboard/signin.py), then the pages the user's
+role may open, framed (title, sidebar controls) and run inside the dashboard's one error boundary
+(dashboard/ui.py: guard)."""
 from __future__ import annotations
 
 import sys
@@ -11,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` without an installed package
     sys.path.insert(0, str(ROOT))
 
-from dashboard import queries, ui  # noqa: E402
+from dashboard import queries, signin, ui  # noqa: E402
 
 st.set_page_config(page_title="乡村治理目标监测", page_icon="📊", layout="wide")
 st.set_option("client.showErrorDetails", "none")
@@ -34,9 +35,25 @@ PAGES = {
     ],
 }
 
+REVIEW = st.Page("app_pages/review.py", title="报表审核", icon="🔎", url_path="review")
+AUDIT = st.Page("app_pages/audit.py", title="操作日志", icon="📜", url_path="audit")
+
+
+def pages_for(user: signin.User) -> dict[str, list]:
+    """The pages the user's role may open: 报表审核 for reviewers, 操作日志 for county, city and admin."""
+    pages = {group: list(items) for group, items in PAGES.items()}
+    if queries.may("review"):
+        pages["报送与督办"].insert(1, REVIEW)
+    if queries.may("audit"):
+        pages["参考"].append(AUDIT)
+    return pages
+
+
 with ui.guard():
     queries.ensure_database()
-    nav = st.navigation(PAGES)
+    user = signin.gate()
+    nav = st.navigation(pages_for(user))
     st.sidebar.markdown("**乡村治理目标监测** · 民政")
+    signin.sign_out_button(user)
     ui.controls()
     nav.run()

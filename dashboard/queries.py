@@ -26,6 +26,10 @@ from typing import Any, Callable, Iterator
 import pandas as pd
 import streamlit as st
 
+from pipelines.access import accounts as accounts_api
+from pipelines.access import audit as audit_api
+from pipelines.access import review as review_api
+from pipelines.access.roles import ROLES, User, allowed, require
 from pipelines.catalog.definitions import catalog
 from pipelines.compute import completeness as completeness_api
 from pipelines.compute import laggards as laggards_api
@@ -36,6 +40,7 @@ from pipelines.compute.records import record_task_update
 from pipelines.compute.rules import STRIVE_ZH
 from pipelines.compute.refresh import refresh
 from pipelines.compute.stored import data_token, is_fresh, read_stored
+from pipelines.errors import RuralTargetsError
 from pipelines.ingest.pipeline import ingest_uploads
 from pipelines.ingest.template import template_filename, write_county_templates, write_township_template
 from pipelines.periods import due_date
@@ -126,6 +131,77 @@ def data_version() -> str:
 def invalidate() -> None:
     """Forget the data version after a write, so every cached query is recomputed."""
     _data_version.clear()
+
+
+# ------------------------------------------------------------------ the signed-in user and its units
+
+USER_KEY = "user"          # st.session_state[USER_KEY]: the signed-in pipelines.access.roles.User
+
+
+def user() -> User:
+    """The signed-in user (AUTH010 when nobody is: every page runs after the sign-in gate)."""
+    u = st.session_state.get(USER_KEY)
+    if not isinstance(u, User):
+        raise RuralTargetsError("AUTH010", user="(未登录)", role="", role_zh="未登录", action="查看数据",
+                                action_en="read data", who="已登录的用户")
+    return u
+
+
+def client() -> str | None:
+    """The browser's address where Streamlit exposes it (for the audit trail)."""
+    try:
+        return st.context.ip_address
+    except Exception:  # noqa: BLE001 - not inside a browser session (AppTest)
+        return None
+
+
+def scoped(code: str | None) -> str | None:
+    """The unit a read covers: ``code`` when it lies inside the signed-in user's units, the user's own
+    unit when ``code`` is None; AUTH011 for a unit outside them (a link cannot widen the view)."""
+    u = user()
+    if code is None:
+        return u.unit
+    if not u.covers(code):
+        raise RuralTargetsError("AUTH011", user=u.name, role=u.role, role_zh=u.role_zh, home=u.unit or "",
+                                action="查看", action_en="read", target=code)
+    return code
+
+
+def may(action: str, unit: str | None = None) -> bool:
+    """Whether the signed-in user may do ``action`` (on ``unit``): for showing or hiding controls; every
+    write is checked again by the pipelines."""
+    return allowed(user(), action, unit)
+
+
+def sign_in(name: str, password: str) -> User:
+    """Check a name and password (pipelines.access.accounts.sign_in; audited either way)."""
+    with writing() as con:
+        return accounts_api.sign_in(con, name.strip(), password, client=client())
+
+
+def sign_out(u: User, reason: str = "logout") -> None:
+    """Record the end of a session in the audit trail."""
+    with writing() as con:
+        audit_api.record(con, u, "logout", details={"reason": reason}, unit=u.unit, client=client())
+
+
+def idle_minutes() -> int:
+    """settings.accounts.idle_minutes: a session ends after this long without a click."""
+    return catalog().settings.accounts.idle_minutes
+
+
+ROLE_ZH = ROLES
+
+
+def demo_accounts_hint() -> str | None:
+    """On the sample database: where `rural-targets init` wrote the demo accounts (None elsewhere)."""
+    from pipelines.samples.init import DEMO_FILE_NAME      # the sample tooling loads only when needed
+
+    path = db.db_path().resolve().parent / DEMO_FILE_NAME
+    if not path.is_file():
+        return None
+    return (f"这是示例数据库:各角色的演示账户(admin 系统管理员、shi 市级、biquan 区县审核员、huangzui 乡镇填报员)"
+            f"及其密码见 {path}(由 rural-targets init 生成)。")
 
 
 # ------------------------------------------------------------------ catalog
@@ -312,23 +388,22 @@ def _recent(under: str | None, limit: int, version: str) -> pd.DataFrame:
 
 def recent_submissions(under: str | None = None, limit: int = 50) -> pd.DataFrame:
     """The latest uploads under a unit, newest first."""
-    return _recent(under, limit, _v())
+    return _recent(scoped(under), limit, _v())
 
 
 # ------------------------------------------------------------------ uploads and templates
 
 def check_uploads(files: list[tuple[str, bytes]], progress: Callable[[int, int, Any], None] | None = None) -> list:
-    """Dry run: validate every file, store nothing (a read-only connection)."""
-    with reading() as con:
-        return ingest_uploads(con, files, dry_run=True, progress=progress)
+    """Dry run as the signed-in user: validate every file, store nothing but the audit row."""
+    with writing() as con:
+        return ingest_uploads(con, files, dry_run=True, actor=user(), client=client(), progress=progress)
 
 
-def store_uploads(files: list[tuple[str, bytes]], uploaded_by: str | None,
-                  progress: Callable[[int, int, Any], None] | None = None) -> list:
-    """Validate again and store (the only read-write use of the database by the dashboard)."""
+def store_uploads(files: list[tuple[str, bytes]], progress: Callable[[int, int, Any], None] | None = None) -> list:
+    """Validate again and store as the signed-in user (who is recorded as the uploader)."""
     try:
         with writing() as con:
-            reports = ingest_uploads(con, files, dry_run=False, uploaded_by=uploaded_by, progress=progress)
+            reports = ingest_uploads(con, files, dry_run=False, actor=user(), client=client(), progress=progress)
             if any(r.status == "stored" for r in reports):
                 _refresh_progress(con)
             return reports
@@ -404,7 +479,7 @@ def plan_history(plan: str, scope: str | None, level: str, upto: str | None = No
     """Every target of ``plan`` (or only ``target``) for the units of ``level`` under ``scope`` (and
     ``scope`` itself when it is of that level), every quarter up to ``upto``, judged with the data
     stored now. One cached frame per (plan or target, scope, level) serves every quarter."""
-    df = _level_history(plan, target, scope, level, _v())
+    df = _level_history(plan, target, scoped(scope), level, _v())
     return df[df["period"] <= upto] if upto is not None and not df.empty else df
 
 
@@ -417,6 +492,7 @@ def status(plan: str, quarter: str | None, scope: str | None, level: str, basis:
     quarter — only the returns for quarters up to it that had arrived by its due date."""
     if quarter is None:
         return pd.DataFrame()
+    scope = scoped(scope)
     if basis == "then":
         return _level_asof(plan, target, quarter, scope, level, _v())
     df = _level_history(plan, target, scope, level, _v())
@@ -503,7 +579,7 @@ def _milestone_status(plan: str, scope: str | None, asof: str | None, period: st
 def milestone_status(plan: str, scope: str | None, asof: str | None = None) -> pd.DataFrame:
     """The plan's milestone targets (task lists and report dates) for ``scope``: as of ``asof``, or
     (``asof`` None) at the end of the current quarter with every update recorded so far."""
-    return _milestone_status(plan, scope, asof, None if asof else current_quarter(), _v())
+    return _milestone_status(plan, scoped(scope), asof, None if asof else current_quarter(), _v())
 
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=16)
@@ -518,12 +594,13 @@ def task_history(plan: str) -> pd.DataFrame:
 
 
 def record_task(plan: str, task_id: str, unit: str, status: str, done_date: dt.date | None, note: str | None,
-                evidence: str | None, by: str | None) -> dict[str, Any]:
-    """Append a task update (pipelines.compute.records; read-write for this one statement)."""
+                evidence: str | None) -> dict[str, Any]:
+    """Append a task update as the signed-in user (pipelines.compute.records; read-write for this one
+    statement)."""
     try:
         with writing() as con:
             row = record_task_update(con, plan, task_id, unit, status, done_date=done_date, note=note,
-                                              evidence=evidence, by=by)
+                                     evidence=evidence, actor=user(), client=client())
             _refresh_progress(con)
             return row
     finally:
@@ -551,6 +628,7 @@ def _under(frame: pd.DataFrame, scope: str | None) -> pd.DataFrame:
 
 
 def _all_returns(scope: str | None) -> pd.DataFrame:
+    scope = scoped(scope)
     return _under(_township_returns(_area(scope), today(), _v()), scope)
 
 
@@ -561,7 +639,7 @@ def township_returns(period: str, scope: str | None) -> pd.DataFrame:
     frame = _all_returns(scope)
     if frame.empty or period not in set(frame["period"]):
         with reading() as con:
-            return completeness_api.township_returns(con, period, unit=scope, today=today())
+            return completeness_api.township_returns(con, period, unit=scoped(scope), today=today())
     return frame[frame["period"] == period].reset_index(drop=True)
 
 
@@ -590,4 +668,60 @@ def _rollups(period: str, scope: str | None, day: dt.date, version: str) -> pd.D
 
 def rollups(period: str, scope: str | None) -> pd.DataFrame:
     """Expected / received / on time / late / missing and the two rates per county and city."""
-    return _rollups(period, scope, today(), _v())
+    return _rollups(period, scoped(scope), today(), _v())
+
+
+# ------------------------------------------------------------------ review and the audit trail
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=32)
+def _review_queue(name: str, role: str, unit: str | None, status: str | None, version: str) -> pd.DataFrame:
+    with reading() as con:
+        rows = review_api.review_queue(con, User(name=name, role=role, unit=unit), status=status)
+    return pd.DataFrame(rows, columns=list(review_api.COLUMNS) + ["review_zh"])
+
+
+def review_queue(status: str | None = None) -> pd.DataFrame:
+    """Active submissions in the signed-in user's units with their review state, newest first."""
+    u = user()
+    return _review_queue(u.name, u.role, u.unit, status, _v())
+
+
+def review(step: str, submission_id: int, text: str | None = None) -> dict[str, Any]:
+    """approve / return / unlock a submission as the signed-in user (pipelines.access.review)."""
+    fn = {"approve": review_api.approve, "return": review_api.return_submission, "unlock": review_api.unlock}[step]
+    try:
+        with writing() as con:
+            args = (text,) if step != "approve" else ()
+            row = fn(con, user(), int(submission_id), *args, client=client())
+            _refresh_progress(con)
+            return row
+    finally:
+        invalidate()
+
+
+def submission_detail(submission_id: int) -> dict[str, Any]:
+    """A stored submission's village values and its warnings, for the reviewer (inside the user's units)."""
+    with reading() as con:
+        row = dashboard_data.submission_row(con, int(submission_id))
+        if row is None:
+            raise RuralTargetsError("REV001", id=submission_id)
+        scoped(row["township_code"])
+        return {"submission": row, "values": dashboard_data.submission_village_values(con, int(submission_id)),
+                "problems": dashboard_data.submission_warnings(con, int(submission_id))}
+
+
+def audit_entries(user_name: str | None = None, action: str | None = None, since: dt.date | None = None,
+                  limit: int = 500) -> pd.DataFrame:
+    """The audit trail as the signed-in user may read it, newest first."""
+    with reading() as con:
+        rows = audit_api.entries(con, user(), user=user_name, since=since, action=action, limit=limit)
+    return pd.DataFrame(rows)
+
+
+def field_labels(sheet: str = "village") -> dict[str, str]:
+    """Field id → its Chinese label (schemas/fields.yaml), for column headers."""
+    return {f.id: f.label for f in catalog().sheets[sheet].fields}
+
+
+AUDIT_ACTIONS = audit_api.ACTIONS_ZH
+REVIEW_ZH = review_api.STATES

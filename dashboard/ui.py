@@ -284,9 +284,12 @@ def controls() -> View:
                        help="按现有全部数据:迟报的报表也计入;按当时已报送的数据:只用该季度报送截止日前收到的报表,"
                             "重现当时的评估结果(较慢)")
 
+    me = queries.user()
+    mine = [me.unit] if me.unit else []       # the user's units: nothing outside them is offered
     cities = queries.units(level="city")
     scopes = queries.plan_scopes(plan)
-    city_codes = [c for c in cities["code"] if _covered(c, scopes)] or list(cities["code"])
+    city_codes = [c for c in cities["code"] if not mine or _covered(c, mine)]
+    city_codes = [c for c in city_codes if _covered(c, scopes)] or city_codes
     names = dict(zip(cities["code"], cities["name"]))
     city = county = township = None
     if city_codes:
@@ -294,14 +297,15 @@ def controls() -> View:
         city = side.selectbox("市", city_codes, format_func=names.get, key="city")
         counties = queries.units(level="county", parent=city)
         cnames = dict(zip(counties["code"], counties["name"]))
-        copts = [None] + list(counties["code"])
-        _pick("county", copts, "区县", lambda _: "全市", notes)
+        whole_city = me.covers(city)
+        copts = ([None] if whole_city else []) + [c for c in counties["code"] if not mine or _covered(c, mine)]
+        _pick("county", copts, "区县", lambda c: "全市" if c is None else cnames[c], notes)
         county = side.selectbox("区县", copts, format_func=lambda c: "(全市)" if c is None else cnames[c], key="county")
         if county:
             towns = queries.units(level="township", parent=county)
             tnames = dict(zip(towns["code"], towns["name"]))
-            topts = [None] + list(towns["code"])
-            _pick("township", topts, "乡镇", lambda _: "全县", notes)
+            topts = ([None] if me.covers(county) else []) + [t for t in towns["code"] if not mine or _covered(t, mine)]
+            _pick("township", topts, "乡镇", lambda t: "全县" if t is None else tnames[t], notes)
             township = side.selectbox("乡镇(街道)", topts, format_func=lambda c: "(全县)" if c is None else tnames[c],
                                       key="township")
         else:

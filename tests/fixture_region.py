@@ -12,7 +12,7 @@ ingest path (CSV returns of the 村级情况 sheet, ``ingest_uploads``) with cho
 The test catalog is a copy of schemas/ plus an indicator (weak_economy_share: lower is better)
 and a plan ``ceshi-2019`` (scope 测试市, 2019-01-01 … 2020-12-31) whose targets exercise every
 rule; its county sheet records and task updates are stored through ``record_county_values`` and
-``record_task_update``.
+``record_task_update``. Every return is approved (``approve_everything``), as a county would.
 """
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ from pipelines.ingest.pipeline import ingest_uploads
 from pipelines.periods import due_date, quarters
 from pipelines.compute.records import record_county_values, record_task_update
 from pipelines.registry.load import load_registry
+from pipelines.access.review import approve_all
+from pipelines.access.roles import local_admin
+
+ADMIN = local_admin("测试管理员")
 
 CITY, COUNTY = "439800000000", "439801000000"
 TA, TB, TC = "439801100000", "439801101000", "439801102000"
@@ -170,26 +174,32 @@ def test_catalog(root: Path):
     return load_catalog(schemas)
 
 
+def approve_everything(con) -> None:
+    """Every stored return approved by the county (the history the verdict tests read)."""
+    ids = [i for (i,) in con.execute("SELECT id FROM submissions").fetchall()]
+    approve_all(con, ADMIN, ids)
+
+
 def build(root: Path):
     """The fixture database under ``root`` (returned open) and the test catalog."""
     cat = test_catalog(root)
     (root / "units.csv").write_text(UNITS_CSV, encoding="utf-8")
     con = connect(root / "region.duckdb")
-    load_registry(con, [root / "units.csv"])
+    load_registry(con, [root / "units.csv"], actor=ADMIN)
     for township, period, variant, when in uploads():
         name = f"{township}_{period}{'_v2' if variant else ''}.csv"
-        reports = ingest_uploads(con, [(name, csv_return(township, period, variant))], uploaded_at=when,
-                                 uploaded_by="fixture")
+        reports = ingest_uploads(con, [(name, csv_return(township, period, variant))], uploaded_at=when, actor=ADMIN)
         bad = [p for r in reports for p in r.errors]
         assert not bad, [p.message for p in bad]
-    record_county_values(con, COUNTY, 2019, {"innovation_experiments": 0}, "fixture",
-                         at=dt.datetime(2019, 1, 10, 9), cat=cat)
-    record_county_values(con, COUNTY, 2019, {"implementation_plan_filed": "2019-08-01"}, "fixture",
-                         at=dt.datetime(2019, 8, 2, 9), cat=cat)
-    record_county_values(con, COUNTY, 2019, {"innovation_experiments": 1}, "fixture",
-                         at=dt.datetime(2019, 11, 1, 9), cat=cat)
-    record_task_update(con, PLAN, "ts-task-01", "民政局", "推进中", None, "起草中", None, "fixture",
-                       at=dt.datetime(2019, 3, 1, 9), cat=cat)
-    record_task_update(con, PLAN, "ts-task-01", "民政局", "已完成", "2019-10-20", "已印发", "文件", "fixture",
-                       at=dt.datetime(2019, 10, 21, 9), cat=cat)
+    approve_everything(con)
+    record_county_values(con, COUNTY, 2019, {"innovation_experiments": 0},
+                         at=dt.datetime(2019, 1, 10, 9), cat=cat, actor=ADMIN)
+    record_county_values(con, COUNTY, 2019, {"implementation_plan_filed": "2019-08-01"},
+                         at=dt.datetime(2019, 8, 2, 9), cat=cat, actor=ADMIN)
+    record_county_values(con, COUNTY, 2019, {"innovation_experiments": 1},
+                         at=dt.datetime(2019, 11, 1, 9), cat=cat, actor=ADMIN)
+    record_task_update(con, PLAN, "ts-task-01", "民政局", "推进中", None, "起草中", None,
+                       at=dt.datetime(2019, 3, 1, 9), cat=cat, actor=ADMIN)
+    record_task_update(con, PLAN, "ts-task-01", "民政局", "已完成", "2019-10-20", "已印发", "文件",
+                       at=dt.datetime(2019, 10, 21, 9), cat=cat, actor=ADMIN)
     return con, cat

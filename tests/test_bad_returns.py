@@ -21,6 +21,9 @@ from pipelines.samples.init import init_database
 from pipelines.samples.bad import write_bad_samples
 from pipelines.samples.simulation import simulate
 from pipelines.samples.writers import write_return
+from pipelines.access.roles import local_admin
+
+ADMIN = local_admin("测试管理员")
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = ROOT / "data" / "samples" / "bad"
@@ -46,7 +49,7 @@ def base_db(tmp_path_factory) -> Path:
     [entry] = [e for e in EXPECTED["files"] if e.get("previous")]
     town, period = entry["previous"]["township"], entry["previous"]["period"]
     prev = write_return(con, town, period, sim.values(town, period), tmp / "previous.xlsx")
-    [report] = ingest_uploads(con, [(prev.name, prev.read_bytes())])
+    [report] = ingest_uploads(con, [(prev.name, prev.read_bytes())], actor=ADMIN)
     assert report.status == "stored" and not report.problems
     con.close()
     shutil.rmtree(tmp / "archive", ignore_errors=True)  # the copies start with an empty archive
@@ -84,7 +87,7 @@ def test_every_problem_class_has_a_broken_sample():
 
 def test_the_base_return_is_clean(con):
     base = ROOT / "data" / "samples" / "returns" / EXPECTED["base"]["file"]
-    [report] = ingest_uploads(con, [(base.name, base.read_bytes())])
+    [report] = ingest_uploads(con, [(base.name, base.read_bytes())], actor=ADMIN)
     assert report.status == "stored" and report.problems == []
 
 
@@ -92,7 +95,7 @@ def test_the_base_return_is_clean(con):
 def test_broken_return_reports_its_problem(con, entry):
     before, files_before = counts(con), archived(con)
     data = (BAD / entry["file"]).read_bytes()
-    [report] = ingest_uploads(con, [(entry["file"], data)])
+    [report] = ingest_uploads(con, [(entry["file"], data)], actor=ADMIN)
     first = next((p for p in report.problems if p.code == entry["code"]), None)
     assert first is not None, [(p.code, p.cell, p.message) for p in report.problems]
     assert (first.code, first.severity, first.sheet, first.cell, first.field) == \
@@ -118,7 +121,7 @@ def test_broken_return_reports_its_problem(con, entry):
 def test_outlier_needs_the_previous_quarter(registry_only):
     """Without the previous quarter there is nothing to compare with: no ING040."""
     [entry] = [e for e in EXPECTED["files"] if e["code"] == "ING040"]
-    [report] = ingest_uploads(registry_only, [(entry["file"], (BAD / entry["file"]).read_bytes())], dry_run=True)
+    [report] = ingest_uploads(registry_only, [(entry["file"], (BAD / entry["file"]).read_bytes())], dry_run=True, actor=ADMIN)
     assert report.status == "valid" and report.problems == []
 
 
@@ -176,7 +179,7 @@ def test_committed_files_are_what_the_generator_makes(tmp_path):
 
 def test_blank_village_code_is_reported_once(con):
     [entry] = [e for e in EXPECTED["files"] if e["code"] == "ING039"]
-    [report] = ingest_uploads(con, [(entry["file"], (BAD / entry["file"]).read_bytes())], dry_run=True)
+    [report] = ingest_uploads(con, [(entry["file"], (BAD / entry["file"]).read_bytes())], dry_run=True, actor=ADMIN)
     assert [p.code for p in report.problems if p.cell == entry["cell"]] == ["ING039"]
 
 
@@ -186,5 +189,5 @@ def test_outlier_is_found_when_the_previous_quarter_comes_in_the_same_upload(reg
     town, period = entry["previous"]["township"], entry["previous"]["period"]
     prev = write_return(registry_only, town, period, sim.values(town, period), tmp_path / "previous.xlsx")
     reports = ingest_uploads(registry_only, [(prev.name, prev.read_bytes()),
-                                             (entry["file"], (BAD / entry["file"]).read_bytes())])
+                                             (entry["file"], (BAD / entry["file"]).read_bytes())], actor=ADMIN)
     assert [p.code for p in reports[1].problems] == ["ING040"]

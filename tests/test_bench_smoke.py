@@ -14,7 +14,10 @@ import pipelines.bench.ingest as bench
 from pipelines.errors import severity_of
 from pipelines.ingest.pipeline import ingest_paths
 from pipelines.store import db
+from pipelines.access.roles import local_admin
 
+
+ADMIN = local_admin("测试管理员")
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory) -> tuple[Path, Path, list[Path]]:
@@ -86,7 +89,7 @@ def test_a_broken_return_is_rejected_by_both(batch, tmp_path, how, codes):
         con = db.connect(path)
         try:
             if side == "ours":
-                [report] = ingest_paths(con, [broken])
+                [report] = ingest_paths(con, [broken], actor=ADMIN)
                 status = report.status
                 errors = {p.code for p in report.errors}
             else:

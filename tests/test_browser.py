@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 
 from pipelines.bench.dashboard import streamlit_server
+from pipelines.access.roles import local_admin
+
+ADMIN = local_admin("测试管理员")
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow  # a Streamlit server, Chromium and the sample database
@@ -66,7 +69,7 @@ def server(sample_db_file, tmp_path_factory, playwright_sync):
     shutil.copyfile(sample_db_file, db_file)
     con = connect(db_file)
     try:
-        [report] = ingest_paths(con, [WARNED])
+        [report] = ingest_paths(con, [WARNED], actor=ADMIN)
         assert report.status == "stored", report.summary_zh
     finally:
         con.close()

@@ -26,6 +26,9 @@ from pipelines.periods import shift
 from pipelines.registry.load import load_registry
 from pipelines.samples.init import REGION_DIR
 from pipelines.store import db
+from pipelines.access.roles import User, local_admin
+
+ADMIN = local_admin("测试管理员")
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
@@ -41,11 +44,15 @@ PAGES = {
 }
 
 
-def app(page: str | None = None, params: dict[str, str] | None = None, **state) -> AppTest:
-    """The dashboard at ``page`` (a file stem of dashboard/app_pages) with sidebar state, run once."""
+def app(page: str | None = None, params: dict[str, str] | None = None, as_user: User | None = ADMIN,
+        **state) -> AppTest:
+    """The dashboard at ``page`` (a file stem of dashboard/app_pages) with sidebar state, run once,
+    signed in as ``as_user`` (None: nobody signed in)."""
     at = AppTest.from_file(APP, default_timeout=120)
     for k, v in (params or {}).items():
         at.query_params[k] = v
+    if as_user is not None:
+        at.session_state["user"] = as_user
     for k, v in state.items():
         at.session_state[k] = v
     if page:
@@ -126,7 +133,7 @@ def test_a_bad_link_parameter_is_a_warning_not_an_error(dash_db):
 def test_an_empty_database_says_where_to_upload(tmp_path, monkeypatch):
     path = tmp_path / "empty.duckdb"
     con = db.connect(path)
-    load_registry(con, [REGION_DIR / "units.csv"], geojson=REGION_DIR / "boundaries.geojson")
+    load_registry(con, [REGION_DIR / "units.csv"], geojson=REGION_DIR / "boundaries.geojson", actor=ADMIN)
     con.close()
     monkeypatch.setenv(db.ENV_VAR, str(path))
     for page in ("overview", "laggards", "trends", "completeness"):

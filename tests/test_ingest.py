@@ -28,6 +28,9 @@ from pipelines.ingest.read import Sheet, scan_sheet, sheet_parts, read_return
 from pipelines.ingest.store import archive_dir, list_submissions, submission_values, trace
 from pipelines.registry.load import children, load_registry
 from pipelines.ingest.template import write_township_template
+from pipelines.access.roles import local_admin
+
+ADMIN = local_admin("测试管理员")
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = ROOT / "data" / "samples" / "region"
@@ -39,7 +42,7 @@ def region_db(tmp_path_factory):
     """A database holding the sample region's registry (copied per test)."""
     path = tmp_path_factory.mktemp("region") / "region.duckdb"
     con = db.connect(path)
-    load_registry(con, [REGION / "units.csv"])
+    load_registry(con, [REGION / "units.csv"], actor=ADMIN)
     con.close()
     return path
 
@@ -144,7 +147,7 @@ def assert_values_equal(con, township, period=PERIOD) -> None:
 # ---------------------------------------------------------------------------- round trip
 
 def test_template_fill_ingest_gives_back_what_was_filled(con, township, filled):
-    [report] = ingest_paths(con, [filled])
+    [report] = ingest_paths(con, [filled], actor=ADMIN)
     assert report.status == "stored", [p.message for p in report.problems]
     assert report.township_code == township and report.period == PERIOD
     assert report.errors == []
@@ -152,15 +155,15 @@ def test_template_fill_ingest_gives_back_what_was_filled(con, township, filled):
 
 
 def test_dry_run_stores_nothing(con, filled):
-    [report] = ingest_paths(con, [filled], dry_run=True)
+    [report] = ingest_paths(con, [filled], dry_run=True, actor=ADMIN)
     assert report.status == "valid" and not report.errors
     assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM village_values").fetchone()[0] == 0
 
 
 def test_reupload_supersedes_and_identical_bytes_are_a_no_op(con, township, filled, tmp_path):
-    [first] = ingest_paths(con, [filled])
-    [again] = ingest_paths(con, [filled])
+    [first] = ingest_paths(con, [filled], actor=ADMIN)
+    [again] = ingest_paths(con, [filled], actor=ADMIN)
     assert again.status == "unchanged" and again.submission_id == first.submission_id
     assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] == 1
 
@@ -168,7 +171,7 @@ def test_reupload_supersedes_and_identical_bytes_are_a_no_op(con, township, fill
         v["social_orgs"] += 10
     template = write_township_template(con, township, PERIOD, tmp_path / "blank2.xlsx")
     revised = fill(template, tmp_path / "revised.xlsx", more_orgs)
-    [second] = ingest_paths(con, [revised])
+    [second] = ingest_paths(con, [revised], actor=ADMIN)
     assert second.status == "stored" and second.superseded == first.submission_id
     active = list_submissions(con, township=township, period=PERIOD)
     history = list_submissions(con, township=township, period=PERIOD, include_superseded=True)
@@ -181,7 +184,7 @@ def test_reupload_supersedes_and_identical_bytes_are_a_no_op(con, township, fill
 
 
 def test_original_file_is_archived_and_every_value_traces_to_its_cell(con, township, filled):
-    [report] = ingest_paths(con, [filled])
+    [report] = ingest_paths(con, [filled], actor=ADMIN)
     values = submission_values(con, township, PERIOD)
     sub = values["submission"]
     assert sub["id"] == report.submission_id
@@ -224,7 +227,7 @@ def test_values_typed_by_hand_are_normalised(con, township, tmp_path):
     tids = [c.value for c in ts[int(meta["township_id_row"])]]
     ts.cell(int(meta["township_first_row"]), tids.index("half_year_report_date") + 1, "2024年7月3日")
     wb.save(path)
-    [report] = ingest_paths(con, [path])
+    [report] = ingest_paths(con, [path], actor=ADMIN)
     assert report.status == "stored", [p.message for p in report.errors]
     assert_values_equal(con, township)
 
@@ -234,7 +237,7 @@ def test_blank_is_not_zero(con, township, tmp_path):
         v["social_orgs"] = None if i == 0 else 0
     template = write_township_template(con, township, PERIOD, tmp_path / "b.xlsx")
     path = fill(template, tmp_path / "blank.xlsx", blank)
-    [report] = ingest_paths(con, [path])
+    [report] = ingest_paths(con, [path], actor=ADMIN)
     assert report.status == "stored"
     villages = [v["code"] for v in children(con, township)]
     stored = dict(con.execute("SELECT village_code, social_orgs FROM village_values WHERE submission_id = ?",
@@ -273,7 +276,7 @@ def test_retyped_headers_and_moved_columns_still_map(con, township, filled, tmp_
     ts.append([c.value for c in tsrc[int(meta["township_first_row"])]])
     path = tmp_path / "retyped.xlsx"
     out.save(path)
-    [report] = ingest_paths(con, [path])
+    [report] = ingest_paths(con, [path], actor=ADMIN)
     assert report.status == "stored", [p.message for p in report.errors]
     assert report.period == PERIOD and report.township_code == township
     assert_values_equal(con, township)
@@ -283,7 +286,7 @@ def test_file_name_disagreeing_with_content_is_said(con, township, filled, tmp_p
     other = con.execute("SELECT code FROM units WHERE level='township' AND code <> ? LIMIT 1", [township]).fetchone()[0]
     renamed = tmp_path / f"{other}_2023Q1.xlsx"
     shutil.copy(filled, renamed)
-    [report] = ingest_paths(con, [renamed], dry_run=True)
+    [report] = ingest_paths(con, [renamed], dry_run=True, actor=ADMIN)
     said = [(p.code, p.context["what"], p.context["name_value"], p.context["content_value"]) for p in report.problems]
     assert said == [("ING005", "乡镇", other, township), ("ING005", "报告期", "2023Q1", PERIOD)]
     assert report.status == "valid"
@@ -333,7 +336,7 @@ def test_namespace_prefixed_sheet_xml_shows_hidden_rows_columns_and_formulas(con
     assert sheet.formulas_without_value == {(first + 1, ids.index("population_registered"))}
     assert sheet.cell(first, 0) == ws.cell(first + 1, 1).value  # calamine reads the prefixed cells too
 
-    [report] = ingest_uploads(con, [("prefixed.xlsx", data)], dry_run=True)
+    [report] = ingest_uploads(con, [("prefixed.xlsx", data)], dry_run=True, actor=ADMIN)
     found = [(p.code, p.cell, p.field, p.context.get("where")) for p in report.problems]
     sheet_name = meta["village_sheet"]
     assert found == [
@@ -373,11 +376,11 @@ def soffice_convert(src: Path, fmt: str, outdir: Path) -> Path:
 @pytest.mark.slow
 def test_libreoffice_xls_and_back_load_the_same_values(con, township, filled, tmp_path):
     xls = soffice_convert(filled, "xls", tmp_path / "xls")
-    [report] = ingest_paths(con, [xls])
+    [report] = ingest_paths(con, [xls], actor=ADMIN)
     assert report.status == "stored", [p.message for p in report.errors]
     assert_values_equal(con, township)
     back = soffice_convert(xls, "xlsx", tmp_path / "back")
-    [report2] = ingest_paths(con, [back])
+    [report2] = ingest_paths(con, [back], actor=ADMIN)
     assert report2.status == "stored" and report2.superseded == report.submission_id, [p.message for p in report2.errors]
     assert_values_equal(con, township)
 

@@ -31,6 +31,10 @@ from pipelines.periods import due_date
 from pipelines.registry.load import list_units, load_registry
 from pipelines.store.db import connect
 from pipelines.units import committee_type_of, township_type_of
+from pipelines.access.review import approve_all
+from pipelines.access.roles import local_admin
+
+ADMIN = local_admin("测试管理员")
 
 CITY, COUNTY = "439800000000", "439801000000"
 TJ, TA, TB = "439801001000", "439801100000", "439801101000"         # 城关街道, 甲镇, 乙镇
@@ -99,15 +103,16 @@ def region(tmp_path_factory):
     cat = load_catalog(schemas)
     (root / "units.csv").write_text(UNITS_CSV, encoding="utf-8")
     con = connect(root / "region.duckdb")
-    load_registry(con, [root / "units.csv"])
+    load_registry(con, [root / "units.csv"], actor=ADMIN)
     for period in PERIODS:
         for township in (TJ, TA, TB):
             if township == TB and period == "2019Q2":
                 continue                                       # 乙镇 silent in 2019Q2
             when = dt.datetime.combine(due_date(period, 15), dt.time(9)) - dt.timedelta(days=3)
             reports = ingest_uploads(con, [(f"{township}_{period}.csv", _csv(township, period))],
-                                     uploaded_at=when, uploaded_by="test")
+                                     uploaded_at=when, actor=ADMIN)
             assert not [p for r in reports for p in r.errors], [p.message for r in reports for p in r.errors]
+    approve_all(con, ADMIN, [i for (i,) in con.execute("SELECT id FROM submissions").fetchall()])
     yield con, cat
     con.close()
 
@@ -148,7 +153,7 @@ def test_committee_type_from_the_file_wins(tmp_db, tmp_path):
                  f"{TA[:9]}201,新城社区,{TA},居委会,111\n"
                  f"{TA[:9]}202,甲二村,{TA},,220\n"
                  f"{TA[:9]}450,某农场,{TA},\"其他(400+,含虚拟生活区)\",\n", encoding="utf-8")
-    report = load_registry(tmp_db, [f])
+    report = load_registry(tmp_db, [f], actor=ADMIN)
     assert report["committee_types"] == {"村委会": 1, "居委会": 1, "其他": 1}
     got = {u["code"][-3:]: (u["committee_type"], u["urban_rural_code"]) for u in list_units(tmp_db, level="village")}
     assert got == {"201": ("居委会", "111"), "202": ("村委会", "220"), "450": ("其他", None)}
@@ -157,7 +162,7 @@ def test_committee_type_from_the_file_wins(tmp_db, tmp_path):
                  encoding="utf-8")
     from pipelines.errors import ProblemsError
     with pytest.raises(ProblemsError) as err:
-        load_registry(tmp_db, [f])
+        load_registry(tmp_db, [f], actor=ADMIN)
     assert sorted(p.code for p in err.value.problems) == ["REG015", "REG016"]
 
 
@@ -272,7 +277,7 @@ def changde(tmp_path_factory):
     if not (path / "changde_villages.csv").is_file():
         pytest.skip("../shared/data 不存在:跳过真实名录测试")
     con = connect(tmp_path_factory.mktemp("changde") / "cd.duckdb")
-    load_registry(con, [path / "changde_units.csv", path / "changde_villages.csv"])
+    load_registry(con, [path / "changde_units.csv", path / "changde_villages.csv"], actor=ADMIN)
     yield con
     con.close()
 

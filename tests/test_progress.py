@@ -28,6 +28,9 @@ from pipelines.compute.records import record_county_values, record_task_update, 
 from pipelines.compute.refresh import Writer, refresh
 from pipelines.compute.stored import is_fresh
 from pipelines.periods import cutoff
+from pipelines.access.roles import local_admin
+
+ADMIN = local_admin("测试管理员")
 
 TB = dt.date(2019, 3, 31).toordinal()
 D = dt.date(2020, 12, 31).toordinal()
@@ -441,7 +444,7 @@ def test_stored_results_read_back_the_same(region, tmp_path):
     long = con.execute("SELECT value FROM indicator_values WHERE indicator = 'volunteers_share' AND unit_code = ? "
                        "AND period = '2019Q1'", [F.TA]).fetchall()
     assert long[0][0] == pytest.approx(100 / 1500 * 100)
-    record_task_update(con, F.PLAN, "ts-task-01", "财政局", "推进中", by="test", cat=cat)
+    record_task_update(con, F.PLAN, "ts-task-01", "财政局", "推进中", cat=cat, actor=ADMIN)
     assert not is_fresh(con, cat)                               # any update makes them stale
 
 
@@ -502,19 +505,19 @@ def test_task_and_county_updates_are_validated_and_kept(region):
         args = {"plan": F.PLAN, "task_id": "ts-task-01", "unit": "民政局", "status": "推进中", **kwargs}
         with pytest.raises(RuralTargetsError) as exc:
             record_task_update(con, args["plan"], args["task_id"], args["unit"], args["status"],
-                               args.get("done_date"), cat=cat)
+                               args.get("done_date"), cat=cat, actor=ADMIN)
         assert exc.value.code == code
     history = con.execute("SELECT count(*) FROM task_values WHERE task_id = 'ts-task-01' AND unit = '民政局'").fetchall()
     assert history[0][0] == 2                                    # both updates kept
     assert task_records(con, F.PLAN, as_of="2019Q2").query("unit == '民政局'")["status"].item() == "推进中"
     with pytest.raises(RuralTargetsError) as exc:
-        record_county_values(con, F.COUNTY, 2019, {"nope": 1}, cat=cat)
+        record_county_values(con, F.COUNTY, 2019, {"nope": 1}, cat=cat, actor=ADMIN)
     assert exc.value.code == "PRG021"
     with pytest.raises(RuralTargetsError) as exc:
-        record_county_values(con, F.TA, 2019, {"innovation_experiments": 1}, cat=cat)
+        record_county_values(con, F.TA, 2019, {"innovation_experiments": 1}, cat=cat, actor=ADMIN)
     assert exc.value.code == "REG010"
     with pytest.raises(RuralTargetsError) as exc:
-        record_county_values(con, F.COUNTY, 2019, {"innovation_experiments": -1}, cat=cat)
+        record_county_values(con, F.COUNTY, 2019, {"innovation_experiments": -1}, cat=cat, actor=ADMIN)
     assert exc.value.code == "PRG022"
 
 

@@ -13,6 +13,9 @@ from pipelines.errors import ProblemsError, RegistryError
 from pipelines.store.db import connect
 from pipelines.registry.load import children, get_unit, list_units, load_registry, require_level, shapes
 from pipelines.units import level_of
+from pipelines.access.roles import local_admin
+
+ADMIN = local_admin("测试管理员")
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +41,7 @@ def count(con) -> int:
 @pytest.fixture
 def base_db(tmp_db, tmp_path):
     """tmp_db with the five-unit BASE registry loaded."""
-    load_registry(tmp_db, [write(tmp_path, "base.csv", BASE)])
+    load_registry(tmp_db, [write(tmp_path, "base.csv", BASE)], actor=ADMIN)
     return tmp_db
 
 
@@ -47,7 +50,7 @@ def rejected(con, paths, geojson=None) -> list:
     before = count(con)
     shapes_before = con.execute("SELECT count(*) FROM unit_shapes").fetchone()[0]
     with pytest.raises(ProblemsError) as info:
-        load_registry(con, paths, geojson=geojson)
+        load_registry(con, paths, geojson=geojson, actor=ADMIN)
     assert count(con) == before
     assert con.execute("SELECT count(*) FROM unit_shapes").fetchone()[0] == shapes_before
     return info.value.problems
@@ -66,7 +69,7 @@ def test_level_of():
 
 
 def test_changde_real_registry(tmp_db, shared_data):
-    report = load_registry(tmp_db, [shared_data / "changde_units.csv", shared_data / "changde_villages.csv"])
+    report = load_registry(tmp_db, [shared_data / "changde_units.csv", shared_data / "changde_villages.csv"], actor=ADMIN)
     assert report["by_level"] == {"city": 1, "county": 10, "township": 178, "village": 2273}
     assert report["units"] == 2462
     # committee types (the file's 类型 column, which agrees with the NBS rule on the codes): 763 居委会
@@ -92,8 +95,8 @@ def test_changde_real_registry(tmp_db, shared_data):
 
 
 def test_changde_units_then_villages_in_two_loads(tmp_db, shared_data):
-    load_registry(tmp_db, [shared_data / "changde_units.csv"])
-    report = load_registry(tmp_db, [shared_data / "changde_villages.csv"])
+    load_registry(tmp_db, [shared_data / "changde_units.csv"], actor=ADMIN)
+    report = load_registry(tmp_db, [shared_data / "changde_villages.csv"], actor=ADMIN)
     assert report["by_level"] == {"village": 2273}
     assert count(tmp_db) == 2462
 
@@ -101,7 +104,7 @@ def test_changde_units_then_villages_in_two_loads(tmp_db, shared_data):
 def test_hunan_real_registry(tmp_db, shared_data):
     paths = [shared_data / "hunan_units.csv", shared_data / "hunan_villages.csv"]
     start = time.perf_counter()
-    report = load_registry(tmp_db, paths)
+    report = load_registry(tmp_db, paths, actor=ADMIN)
     elapsed = time.perf_counter() - start
     assert report["by_level"] == {"city": 14, "county": 134, "township": 2008, "village": 29534}
     assert len(list_units(tmp_db, level="village")) == 29534
@@ -109,7 +112,7 @@ def test_hunan_real_registry(tmp_db, shared_data):
     assert len(list_units(tmp_db, level="village", parent="430700000000")) == 2273
     assert elapsed < 5, f"Hunan load took {elapsed:.2f}s"
     # idempotent at scale
-    load_registry(tmp_db, paths)
+    load_registry(tmp_db, paths, actor=ADMIN)
     assert count(tmp_db) == 31690
 
 
@@ -141,7 +144,7 @@ def test_roots_of_the_highest_level_are_accepted(tmp_db, tmp_path):
     # counties whose city is not loaded are roots; their townships need them
     f = write(tmp_path, "county.csv", "code,name,parent_code\n430703000000,鼎城区,430700000000\n"
                                       "430703001000,玉霞街道,430703000000\n")
-    assert load_registry(tmp_db, [f])["by_level"] == {"county": 1, "township": 1}
+    assert load_registry(tmp_db, [f], actor=ADMIN)["by_level"] == {"county": 1, "township": 1}
 
 
 def test_inconsistent_prefix(base_db, tmp_path):
@@ -154,7 +157,7 @@ def test_inconsistent_prefix(base_db, tmp_path):
 def test_province_administered_county_is_accepted(tmp_db, tmp_path):
     f = write(tmp_path, "hubei.csv", "code,name,parent_code\n420000000000,湖北省,\n"
                                      "429004000000,仙桃市,420000000000\n429004001000,沙嘴街道,429004000000\n")
-    load_registry(tmp_db, [f])
+    load_registry(tmp_db, [f], actor=ADMIN)
     assert get_unit(tmp_db, "429004000000")["level"] == "county"
     assert [u["code"] for u in children(tmp_db, "420000000000")] == ["429004000000"]
 
@@ -195,14 +198,14 @@ def test_gbk_file_with_chinese_headers(tmp_db, tmp_path):
     text = ("统计用区划代码,名称,上级代码,经度,纬度,备注\n430703000000,鼎城区,430700000000,111.68,29.02,x\n"
             "430703001000,玉霞街道,430703000000,,,\n")
     f = write(tmp_path, "gbk.csv", text, encoding="gbk")
-    assert load_registry(tmp_db, [f])["units"] == 2
+    assert load_registry(tmp_db, [f], actor=ADMIN)["units"] == 2
     unit = get_unit(tmp_db, "430703000000")
     assert (unit["name"], unit["lon"], unit["lat"]) == ("鼎城区", 111.68, 29.02)
 
 
 def test_utf8_bom_file(tmp_db, tmp_path):
     f = write(tmp_path, "bom.csv", BASE, encoding="utf-8-sig")
-    assert load_registry(tmp_db, [f])["units"] == 5
+    assert load_registry(tmp_db, [f], actor=ADMIN)["units"] == 5
 
 
 def test_xlsx_file(tmp_db, tmp_path):
@@ -217,7 +220,7 @@ def test_xlsx_file(tmp_db, tmp_path):
     ws.append(["430703001001", "临江社区", "430703001000", 2500.0, None])
     f = tmp_path / "units.xlsx"
     wb.save(f)
-    report = load_registry(tmp_db, [f])
+    report = load_registry(tmp_db, [f], actor=ADMIN)
     assert report["by_level"] == {"county": 1, "township": 1, "village": 1}
     county = get_unit(tmp_db, "430703000000")
     assert county["population"] == 800000 and county["valid_from"] == dt.date(2016, 1, 1)
@@ -269,7 +272,7 @@ def test_geojson_stores_shapes_and_fills_coordinates(tmp_db, tmp_path):
     g = write(tmp_path, "b.geojson", feature_collection(({"code": "430703001001"}, square(111, 29)),
                                                         ({"adcode": 430703}, square(111, 28)),
                                                         ({"code": "430703001002"}, square(113, 27))))
-    report = load_registry(tmp_db, [units], geojson=g)
+    report = load_registry(tmp_db, [units], geojson=g, actor=ADMIN)
     assert report["shapes"] == 3
     got = shapes(tmp_db, ["430703001001", "430703000000", "430700000000"])
     assert set(got) == {"430703001001", "430703000000"}
@@ -279,7 +282,7 @@ def test_geojson_stores_shapes_and_fills_coordinates(tmp_db, tmp_path):
     kept = get_unit(tmp_db, "430703001002")          # had its own coordinates: kept
     assert (kept["lon"], kept["lat"]) == (110.5, 28.5)
     # shapes for units already in the database, in a later load of nothing else
-    load_registry(tmp_db, [], geojson=g)
+    load_registry(tmp_db, [], geojson=g, actor=ADMIN)
     assert tmp_db.execute("SELECT count(*) FROM unit_shapes").fetchone()[0] == 3
 
 
@@ -287,9 +290,9 @@ def test_geojson_stores_shapes_and_fills_coordinates(tmp_db, tmp_path):
 
 def test_reload_is_idempotent(tmp_db, tmp_path):
     f = write(tmp_path, "base.csv", BASE)
-    load_registry(tmp_db, [f])
+    load_registry(tmp_db, [f], actor=ADMIN)
     first = list_units(tmp_db)
-    report = load_registry(tmp_db, [f])
+    report = load_registry(tmp_db, [f], actor=ADMIN)
     assert report["units"] == 5 and count(tmp_db) == 5
     assert list_units(tmp_db) == first
 
@@ -319,7 +322,7 @@ def test_list_units_as_of(tmp_db, tmp_path):
                                  "430703001000,玉霞街道,430703000000,,,\n"
                                  "430703001001,旧村,430703001000,,2020-01-01,430703001002\n"
                                  "430703001002,新村,430703001000,2020-01-01,,\n")
-    load_registry(tmp_db, [f])
+    load_registry(tmp_db, [f], actor=ADMIN)
     assert [u["name"] for u in list_units(tmp_db, level="village", as_of="2019-12-31")] == ["旧村"]
     assert [u["name"] for u in list_units(tmp_db, level="village", as_of="2020-01-01")] == ["新村"]
     assert get_unit(tmp_db, "430703001001")["merged_into"] == "430703001002"

@@ -13,6 +13,9 @@ from shapely.geometry import Point, shape
 from pipelines.registry.load import load_registry
 from pipelines.samples.region import DEFAULT_SEED, generate_region
 from pipelines.store.db import connect
+from pipelines.access.roles import local_admin
+
+ADMIN = local_admin("测试管理员")
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "data" / "samples" / "region"
@@ -186,7 +189,7 @@ def test_other_seeds_keep_the_invariants(tmp_path, seed):
 def test_registry_loads_the_files(region, tmp_path):
     con = connect(tmp_path / "t.duckdb")
     try:
-        load_registry(con, [region / "units.csv"], geojson=region / "boundaries.geojson")
+        load_registry(con, [region / "units.csv"], geojson=region / "boundaries.geojson", actor=ADMIN)
         got = dict(con.execute("SELECT level, count(*) FROM units GROUP BY level").fetchall())
         assert got == {"city": 1, "county": 4, "township": 41, "village": 514}
         n_shapes = con.execute("SELECT count(*) FROM unit_shapes").fetchone()[0]

@@ -24,6 +24,9 @@ from pipelines.periods import due_date, period_bounds
 from pipelines.samples.init import init_database
 from pipelines.samples.simulation import SEED, simulate
 from pipelines.samples.writers import return_filename, soffice, write_return
+from pipelines.access.roles import local_admin
+
+ADMIN = local_admin("测试管理员")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -320,9 +323,9 @@ def test_generated_returns_pass_ingest_in_every_format(con, sim, tmp_path, fmt):
     if fmt == "csv-gbk":
         with pytest.raises(UnicodeDecodeError):
             files[0][1].decode("utf-8")
-    dry = ingest_uploads(con, files, dry_run=True)
+    dry = ingest_uploads(con, files, dry_run=True, actor=ADMIN)
     assert [(r.status, [p.code for p in r.problems]) for r in dry] == [("valid", [])] * len(files)
-    reports = ingest_uploads(con, files)
+    reports = ingest_uploads(con, files, actor=ADMIN)
     assert all(r.status == "stored" and not r.problems for r in reports), [r.problems for r in reports]
     for r in reports:
         _stored_equals_simulated(con, sim, r.township_code, r.period, township_sheet=suffix != ".csv")
@@ -367,7 +370,7 @@ def test_committed_samples_are_what_the_generator_makes(con, sim, tmp_path):
     assert present == {s.name for s in samples} | {"README.md"}
     assert (committed.RETURNS_DIR / "README.md").read_text(encoding="utf-8") == committed.returns_readme(sim, samples)
     files = [(s.name, s.path.read_bytes()) for s in samples]
-    reports = ingest_uploads(con, files, uploaded_at=lambda name: dt.datetime(2026, 1, 20))
+    reports = ingest_uploads(con, files, uploaded_at=lambda name: dt.datetime(2026, 1, 20), actor=ADMIN)
     assert all(r.status == "stored" and not r.errors for r in reports), [(r.file, r.problems) for r in reports]
     for s, r in zip(samples, reports):
         assert (r.township_code, r.period) == (s.township, s.period)
@@ -422,7 +425,7 @@ def test_init_builds_the_whole_history_and_is_idempotent(registry_db, sim, tmp_p
         values = sim.values(township, period)
         values["village"][0]["social_orgs"] += 1
         mine = write_return(con, township, period, values, tmp_path / "mine.xlsx")
-        [clerk] = ingest_uploads(con, [(mine.name, mine.read_bytes())], uploaded_by="clerk")
+        [clerk] = ingest_uploads(con, [(mine.name, mine.read_bytes())], actor=ADMIN)
         assert clerk.status == "stored"
 
         shutil.rmtree(tmp_path / "generated")

@@ -27,6 +27,9 @@ from pipelines.ingest.template import (
     write_township_template,
 )
 from pipelines.periods import due_date, parse_period, period_label
+from pipelines.access.roles import local_admin
+
+ADMIN = local_admin("测试管理员")
 
 REGION = ROOT / "data" / "samples" / "region"
 CITY = "439900000000"
@@ -43,7 +46,7 @@ def region_db(tmp_path_factory) -> Path:
     so that a CLI subprocess can open the file)."""
     db = tmp_path_factory.mktemp("db") / "region.duckdb"
     con = connect(db)
-    load_registry(con, [REGION / "units.csv"])
+    load_registry(con, [REGION / "units.csv"], actor=ADMIN)
     con.close()
     return db
 
@@ -289,7 +292,7 @@ def test_input_errors(con, tmp_path):
 
 def test_township_without_villages(tmp_path):
     con = connect(tmp_path / "empty.duckdb")
-    load_registry(con, [REGION / "units.csv"])
+    load_registry(con, [REGION / "units.csv"], actor=ADMIN)
     township = children(con, CITY, level="township")[0]
     con.execute("DELETE FROM units WHERE parent_code = ?", [township["code"]])
     with pytest.raises(TemplateError) as exc:

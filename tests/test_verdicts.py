@@ -22,6 +22,9 @@ from pipelines.compute.assess import assess_frame
 from pipelines.compute.laggards import laggards
 from pipelines.compute.records import record_county_values, record_task_update
 from pipelines.compute.refresh import refresh
+from pipelines.access.roles import local_admin
+
+ADMIN = local_admin("测试管理员")
 
 PLAN3, PLAN4 = "ceshisan-2019", "ceshisi-2019"
 PLAN3_YAML = """code: ceshisan-2019
@@ -184,8 +187,8 @@ def test_a_yearly_recurrence_stops_at_the_plan_end(rollback):
     con, cat = rollback
     # ceshisi-2019 ends with 2019: "each county one a year" has one cycle, 2019. A figure recorded for
     # 2020 does not open a 2020 cycle (which would read on track): 2020 is after the deadline
-    record_county_values(con, F.COUNTY, 2020, {"innovation_experiments": 0}, "test", at=dt.datetime(2020, 3, 1),
-                         cat=cat)
+    record_county_values(con, F.COUNTY, 2020, {"innovation_experiments": 0}, at=dt.datetime(2020, 3, 1),
+                         cat=cat, actor=ADMIN)
     frame = assess_frame(con, cat, plan=PLAN4, level="county", stored=False)
     assert series(frame, "cycle") == ["2019"] * 8
     assert set(series(frame, "deadline")) == {"2019-12-31"}
@@ -263,10 +266,10 @@ def test_targets_named_at_one_level_are_not_judged_elsewhere(rows):
 def test_a_task_of_two_items_and_a_per_village_deadline(rollback):
     con, cat = rollback
     # 起草 due 2019-06-30, done 2019-08-01 (late); 印发 due 3 months after the draft: 2019-11-01, done 10-20
-    record_task_update(con, PLAN3, "ts-items", "民政局", "已完成", "2019-08-01", by="test", cat=cat, item="draft",
-                       at=dt.datetime(2019, 8, 2))
-    record_task_update(con, PLAN3, "ts-items", "民政局", "已完成", "2019-10-20", by="test", cat=cat, item="issue",
-                       at=dt.datetime(2019, 10, 21))
+    record_task_update(con, PLAN3, "ts-items", "民政局", "已完成", "2019-08-01", cat=cat, item="draft",
+                       at=dt.datetime(2019, 8, 2), actor=ADMIN)
+    record_task_update(con, PLAN3, "ts-items", "民政局", "已完成", "2019-10-20", cat=cat, item="issue",
+                       at=dt.datetime(2019, 10, 21), actor=ADMIN)
     # elections and monitoring committees: A1 on time, A2 elected late but within its own 10 days,
     # B1 elected 03-01 and its committee on 03-20 (9 days late), A3 without a committee, B2 no election date
     dates = {F.A1: ("2019-03-01", "2019-03-08"), F.A2: ("2019-05-20", "2019-05-28"), F.A3: ("2019-03-01", None),

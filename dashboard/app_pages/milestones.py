@@ -96,7 +96,9 @@ if not summary.empty:
 
 # ------------------------------------------------------------------ record progress
 task_list = [t for t in milestones if t.lead]
-if task_list:
+if task_list and not queries.may("task"):
+    st.caption(f"任务进展由区县审核员、市级管理员登记;{queries.user().role_zh}可查看。")
+elif task_list:
     st.subheader("登记任务进展")
     st.caption("每次登记都会保留,历史可查;状态为“已完成”时须填写完成日期。")
     labels = {t.id: f"{t.id} {t.title}" for t in task_list}
@@ -110,12 +112,12 @@ if task_list:
                              min_value=dt.date(2015, 1, 1), max_value=queries.today())
         note = st.text_area("进展情况说明", max_chars=500)
         evidence = st.text_input("佐证材料(文号或文件名)", max_chars=200)
-        who = st.text_input("登记人", max_chars=40)
+        st.caption(f"登记人:{queries.user().label}")
         submitted = st.form_submit_button("登记", type="primary")
     if submitted:
         try:
             queries.record_task(view.plan, task_id, unit, status, done if status == "已完成" else None,
-                                note or None, evidence or None, who or "任务督办页面")
+                                note or None, evidence or None)
         except ui.RuralTargetsError as exc:
             ui.show_error(exc)
         else:

@@ -9,13 +9,21 @@ view = ui.view()
 ui.page_header("数据上报", view)
 ss = st.session_state
 ss.setdefault("upload_gen", 0)
+me = queries.user()
+can_upload = queries.may("ingest")
+for r in queries.review_queue("returned").itertuples():
+    st.warning(f"{r.township_name} {ui.fmt_period(r.period)} 的报表(第 {r.id} 号)已被 {r.reviewed_by} 退回:"
+               f"{r.review_comment}。请更正后重新上传。", icon="↩️")
 
 tab_up, tab_tpl, tab_recent = st.tabs(["上传报表", "下载空白模板", "最近报送"])
 
 # ------------------------------------------------------------------ upload: check, then confirm
-with tab_up:
+
+def upload_tab() -> None:
+    """Check the files (dry run), list every problem, store on confirmation."""
     st.markdown("把填好的乡镇季度报表拖到下面(可一次多个,.xlsx / .xls / .xlsm / .csv)。系统先**检查**每个文件、"
-                "列出需要修改的单元格,**确认后**才导入数据库;同一乡镇同一季度再次上传会替换原报送(原报送保留可查)。")
+                "列出需要修改的单元格,**确认后**才导入数据库;同一乡镇同一季度再次上传会替换原报送(原报送保留可查),"
+                "已审核通过的报送则已锁定,须先由区县审核员解锁。")
     files = st.file_uploader("选择报表文件", type=uploads.ACCEPTED, accept_multiple_files=True,
                              key=f"upload_files_{ss['upload_gen']}", help="可一次选择多个文件")
     payload = [(f.name, f.getvalue()) for f in files or []]
@@ -59,12 +67,11 @@ with tab_up:
             ui.downloads(problems, "报表问题清单", "upload_problems", title="报表问题清单")
 
         to_store = uploads.storable(reports, payload)
-        who = st.text_input("上传人(姓名或单位,可不填)", key="upload_by", max_chars=40)
+        st.caption(f"上传人:{me.label}(导入后为“待审核”,由区县审核员审核)")
         if st.button(f"确认导入 {len(to_store)} 个文件", type="primary", disabled=not to_store, key="upload_confirm"):
             bar = st.progress(0.0, text=f"正在导入 {len(to_store)} 个文件 …")
             stored = queries.store_uploads(
-                to_store, uploaded_by=who or "数据上报页面",
-                progress=lambda i, n, r: bar.progress(i / n, text=f"已处理 {i}/{n}:{r.file}"))
+                to_store, progress=lambda i, n, r: bar.progress(i / n, text=f"已处理 {i}/{n}:{r.file}"))
             bar.empty()
             ss["upload_result"] = stored + [r for r in reports if r.status != "valid"]
             ss.pop("upload_sig", None)
@@ -73,6 +80,13 @@ with tab_up:
             st.rerun()
         if not to_store and reports:
             st.info("没有可以导入的文件:请修改有错误的文件后重新上传。")
+
+
+with tab_up:
+    if can_upload:
+        upload_tab()
+    else:
+        st.info(f"{me.role_zh}不上传报表:报表由乡镇填报员或区县审核员上传。可在「最近报送」查看各乡镇的报送和审核状态。")
 
 # ------------------------------------------------------------------ blank templates
 with tab_tpl:
@@ -84,6 +98,7 @@ with tab_tpl:
                           key="tpl_period")
     kind = st.radio("范围", ["一个乡镇(xlsx)", "整个区县(zip)"], horizontal=True, key="tpl_kind")
     counties = queries.units(level="county", parent=view.city) if view.city else queries.units(level="county")
+    counties = counties[[me.covers(c) or c == (me.unit or "")[:6] + "000000" for c in counties["code"]]]
     if counties.empty:
         ui.catalogue_warning("DSH004")
     else:
@@ -93,6 +108,7 @@ with tab_tpl:
                               format_func=cnames.get, key="tpl_county")
         if kind.startswith("一个乡镇"):
             towns = queries.units(level="township", parent=county)
+            towns = towns[[me.covers(c) for c in towns["code"]]]
             tnames = dict(zip(towns["code"], towns["name"]))
             topts = list(towns["code"])
             town = st.selectbox("乡镇(街道)", topts, index=topts.index(view.township) if view.township in topts else 0,
@@ -114,8 +130,11 @@ with tab_recent:
         shown = recent.rename(columns={
             "id": "报送编号", "township_code": "乡镇代码", "township_name": "乡镇(街道)", "period": "报告期",
             "file_name": "文件", "uploaded_at": "上传时间", "uploaded_by": "上传人", "status": "状态",
-            "superseded_by": "被替换为", "village_rows": "村数", "warnings": "提示数"})
+            "superseded_by": "被替换为", "village_rows": "村数", "warnings": "提示数", "review_status": "审核",
+            "reviewed_by": "审核人", "reviewed_at": "审核时间", "review_comment": "审核意见"})
         shown["状态"] = shown["状态"].map({"active": "有效", "superseded": "已被替换"}).fillna(shown["状态"])
+        shown["审核"] = shown["审核"].map(queries.REVIEW_ZH).fillna("")
         shown["报告期"] = shown["报告期"].map(ui.fmt_period)
         ui.table(shown, f"最近报送_{view.scope_name}", "recent",
-                 column_config={"上传时间": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+                 column_config={"上传时间": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                                "审核时间": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})

@@ -379,6 +379,22 @@ class ReportingSettings(_Model):
     due_day: int = Field(default=15, ge=1, le=28)
 
 
+class AccountSettings(_Model):
+    """Sign-in rules (settings.yaml ``accounts``)."""
+
+    min_password_length: int = Field(default=10, ge=8, le=128)
+    max_failed_logins: int = Field(default=5, ge=1, le=100)
+    lock_minutes: int = Field(default=15, ge=1)
+    idle_minutes: int = Field(default=30, ge=1)
+
+
+class ReviewSettings(_Model):
+    """Approval of returns (settings.yaml ``review``)."""
+
+    # approved: indicators and verdicts use approved returns only; stored: every stored return
+    progress_uses: Literal["approved", "stored"] = "approved"
+
+
 class Settings(_Model):
     """schemas/settings.yaml."""
 
@@ -386,6 +402,8 @@ class Settings(_Model):
     applies: list[PlanApplication] = Field(default_factory=list)
     progress: ProgressSettings = ProgressSettings()
     reporting: ReportingSettings = ReportingSettings()
+    accounts: AccountSettings = AccountSettings()
+    review: ReviewSettings = ReviewSettings()
 
 
 class Catalog(_Model):

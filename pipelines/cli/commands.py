@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import json
 import os
 import sys
@@ -18,6 +19,10 @@ from typing import Any, Callable, Iterable
 import duckdb
 import pandas as pd
 
+from pipelines.access.accounts import add_user, disable_user, get_user, list_users, new_password, reset_password
+from pipelines.access.audit import entries
+from pipelines.access.review import approve, return_submission, review_queue, unlock
+from pipelines.access.roles import User, local_admin
 from pipelines.bench.dashboard import bench_dashboard
 from pipelines.bench.dashboard import report_lines as dashboard_report_lines
 from pipelines.bench.ingest import bench_ingest, report_lines as ingest_report_lines
@@ -104,8 +109,20 @@ def _db(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
     return connect(args.db)
 
 
-def _user(args: argparse.Namespace) -> str | None:
-    return args.by or os.environ.get("USER")
+def _actor(con: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> User:
+    """The acting user: the account named by ``--as``, else the local administrator (whoever can open
+    the database file administers it)."""
+    name = getattr(args, "as_user", None)
+    if name:
+        return get_user(con, name)
+    return local_admin(f"本机管理员:{os.environ.get('USER') or os.environ.get('USERNAME') or '命令行'}")
+
+
+def _password(args: argparse.Namespace) -> tuple[str, bool]:
+    """The password from standard input (``--password-stdin``), or a new random one (shown once)."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n"), False
+    return new_password(), True
 
 
 # ------------------------------------------------------------------ catalog, registry, returns
@@ -152,8 +169,9 @@ def cmd_targets(args: argparse.Namespace) -> int:
 @command("registry load")
 def cmd_registry_load(args: argparse.Namespace) -> int:
     """``registry load``: check and load registry files (all or nothing)."""
-    report = load_registry(_db(args), [Path(f) for f in args.files],
-                           geojson=Path(args.geojson) if args.geojson else None)
+    con = _db(args)
+    report = load_registry(con, [Path(f) for f in args.files], geojson=Path(args.geojson) if args.geojson else None,
+                           actor=_actor(con, args), client="cli")
     emit(report, args)
     return 0
 
@@ -187,8 +205,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if not args.json and n > 1:
             print(f"[{i}/{n}] {report.summary_zh}", file=sys.stderr)
 
-    reports = ingest_paths(con, [Path(f) for f in args.files], dry_run=args.dry_run, uploaded_by=_user(args),
-                           progress=progress)
+    reports = ingest_paths(con, [Path(f) for f in args.files], dry_run=args.dry_run, actor=_actor(con, args),
+                           client="cli", progress=progress)
     if any(r.status == "stored" for r in reports):
         refresh(con)  # the stored indicator and progress tables follow every ingest
     if args.json:
@@ -407,8 +425,9 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 @command("task update")
 def cmd_task_update(args: argparse.Namespace) -> int:
     """``task update``: record one responsible unit's progress on a task."""
-    row = record_task_update(_db(args), args.plan, args.task, args.unit, args.status, args.done_date, args.note,
-                             args.evidence, _user(args))
+    con = _db(args)
+    row = record_task_update(con, args.plan, args.task, args.unit, args.status, args.done_date, args.note,
+                             args.evidence, actor=_actor(con, args), client="cli")
     emit(row, args)
     return 0
 
@@ -426,8 +445,105 @@ def cmd_task_list(args: argparse.Namespace) -> int:
 def cmd_county_record(args: argparse.Namespace) -> int:
     """``county record``: record fields of the county sheet for a year."""
     values = dict(args.set or [])
-    row = record_county_values(_db(args), args.county, args.year, values, _user(args))
+    con = _db(args)
+    row = record_county_values(con, args.county, args.year, values, actor=_actor(con, args), client="cli")
     emit(row, args)
+    return 0
+
+
+# ------------------------------------------------------------------ accounts, review, audit
+
+@command("user add")
+def cmd_user_add(args: argparse.Namespace) -> int:
+    """``user add``: a new account (the password from stdin, or a random one shown once)."""
+    con = _db(args)
+    password, generated = _password(args)
+    user = add_user(con, _actor(con, args), args.name, args.role, args.unit, password, args.display, args.email)
+    row = {"name": user.name, "display_name": user.display_name, "role": user.role, "unit": user.unit}
+    if generated:
+        row["password"] = password
+        print("初始密码只显示这一次,请转交本人并提醒登录后妥善保管。", file=sys.stderr)
+    emit(row, args)
+    return 0
+
+
+@command("user list")
+def cmd_user_list(args: argparse.Namespace) -> int:
+    """``user list``: the accounts, without their password hashes."""
+    rows = list_users(_db(args), local_admin())
+    rows = plain_records(pd.DataFrame(rows)) if rows else []
+    emit(rows, args, None if (args.json or args.csv) else ["name", "display_name", "role_zh", "unit", "disabled",
+                                                          "last_login", "failed_attempts"])
+    return 0
+
+
+@command("user disable")
+def cmd_user_disable(args: argparse.Namespace) -> int:
+    """``user disable``: the account can no longer sign in."""
+    con = _db(args)
+    disable_user(con, _actor(con, args), args.name)
+    emit({"name": args.name, "disabled": True}, args)
+    return 0
+
+
+@command("user reset-password")
+def cmd_user_reset_password(args: argparse.Namespace) -> int:
+    """``user reset-password``: a new password (from stdin, or random and shown once); unlocks."""
+    con = _db(args)
+    password, generated = _password(args)
+    reset_password(con, _actor(con, args), args.name, password)
+    row = {"name": args.name, **({"password": password} if generated else {})}
+    emit(row, args)
+    return 0
+
+
+@command("review list")
+def cmd_review_list(args: argparse.Namespace) -> int:
+    """``review list``: active submissions and their review state, in the acting user's units."""
+    con = _db(args)
+    rows = review_queue(con, _actor(con, args), status=args.status)
+    rows = plain_records(pd.DataFrame(rows)) if rows else []
+    emit(rows, args, None if (args.json or args.csv) else ["id", "township_code", "township_name", "period",
+                                                          "uploaded_by", "uploaded_at", "review_zh", "reviewed_by",
+                                                          "review_comment"])
+    return 0
+
+
+def _review(args: argparse.Namespace, step: Callable[..., dict[str, Any]], *text: str) -> int:
+    con = _db(args)
+    row = step(con, _actor(con, args), args.id, *text, client="cli")
+    refresh(con)          # approvals change what the indicators use (settings.review.progress_uses)
+    emit(row, args)
+    return 0
+
+
+@command("review approve")
+def cmd_review_approve(args: argparse.Namespace) -> int:
+    """``review approve``: approve and lock a submission."""
+    return _review(args, approve)
+
+
+@command("review return")
+def cmd_review_return(args: argparse.Namespace) -> int:
+    """``review return``: return a submission with a comment."""
+    return _review(args, return_submission, args.comment)
+
+
+@command("review unlock")
+def cmd_review_unlock(args: argparse.Namespace) -> int:
+    """``review unlock``: unlock an approved submission, with a reason."""
+    return _review(args, unlock, args.reason)
+
+
+@command("audit")
+def cmd_audit(args: argparse.Namespace) -> int:
+    """``audit``: the audit trail, newest first, as the acting user may see it."""
+    con = _db(args)
+    since = dt.date.fromisoformat(args.since) if args.since else None
+    rows = entries(con, _actor(con, args), user=args.user, since=since, action=args.action, limit=args.limit)
+    rows = plain_records(pd.DataFrame(rows)) if rows else []
+    emit(rows, args, None if (args.json or args.csv) else ["id", "at", "user", "action_zh", "object", "outcome_zh",
+                                                          "client"])
     return 0
 
 

@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
               "导入区划名录:代码、名称、上级代码;层级由代码推出。有错误时整个文件不导入。")
     sp.add_argument("files", nargs="+", metavar="FILE", help="CSV 或 xlsx 文件")
     sp.add_argument("--geojson", metavar="FILE", help="边界 GeoJSON,要素属性 code 为12位代码")
+    sp.add_argument("--as", dest="as_user", metavar="NAME", help="以该账户的身份和权限执行(默认:本机管理员)")
     sp = leaf(reg, "list", "registry list", "列出单位", "列出名录中的单位。", csv=True)
     sp.add_argument("--level", choices=LEVELS, help="只列出该层级")
     sp.add_argument("--parent", metavar="CODE", help="只列出该单位的下级")
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
               "全部导入或无变化时退出码为 0,有文件未导入时为 2。")
     sp.add_argument("files", nargs="+", metavar="FILE", help="报表文件")
     sp.add_argument("--dry-run", action="store_true", help="只检查,不导入")
-    sp.add_argument("--by", metavar="NAME", help="上传人(默认:当前用户)")
+    sp.add_argument("--as", dest="as_user", metavar="NAME", help="以该账户的身份和权限执行(默认:本机管理员)")
 
     sp = leaf(sub, "submissions", "submissions", "列出已导入的报送", "列出已导入的报送(默认只列当前有效的)。", csv=True)
     sp.add_argument("--township", metavar="CODE", help="只列出该乡镇的")
@@ -151,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--done-date", metavar="YYYY-MM-DD", help="完成日期(状态为已完成时必填)")
     sp.add_argument("--note", metavar="TEXT", help="进展情况说明")
     sp.add_argument("--evidence", metavar="TEXT", help="佐证材料")
-    sp.add_argument("--by", metavar="NAME", help="登记人(默认:当前用户)")
+    sp.add_argument("--as", dest="as_user", metavar="NAME", help="以该账户的身份和权限执行(默认:本机管理员)")
     sp = leaf(task, "list", "task list", "列出各任务各责任单位的最新进展", "各任务各责任单位的最新一条进展。", csv=True)
     sp.add_argument("--plan", required=True, metavar="CODE", help="规划编号")
     sp.add_argument("--as-of", metavar="P", help="该季度报送截止日时的最新进展")
@@ -163,7 +164,55 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--county", required=True, metavar="CODE", help="区县代码")
     sp.add_argument("--year", required=True, type=int, help="年份")
     sp.add_argument("--set", action="append", type=_field_value, metavar="FIELD=VALUE", help="字段=值(可重复)")
-    sp.add_argument("--by", metavar="NAME", help="登记人(默认:当前用户)")
+    sp.add_argument("--as", dest="as_user", metavar="NAME", help="以该账户的身份和权限执行(默认:本机管理员)")
+
+    # --- accounts, review, audit -------------------------------------------------------------------
+    user = group("user", "账户:新建、列出、停用、重置密码",
+                 "仪表盘的登录账户。命令行本身以本机管理员身份执行(能打开数据库文件的人即管理员)。")
+    sp = leaf(user, "add", "user add", "新建账户", "新建一个账户;密码从标准输入读取(--password-stdin),否则随机生成并显示一次。")
+    sp.add_argument("name", metavar="NAME", help="用户名(字母、数字、下划线、连字符或点,2–32 位)")
+    sp.add_argument("--role", required=True, choices=["clerk", "county", "city", "admin"],
+                    help="角色:clerk 乡镇填报员、county 区县审核员、city 市级管理员、admin 系统管理员")
+    sp.add_argument("--unit", metavar="CODE", help="所属单位的12位代码(clerk:乡镇;county:区县;city:市或省;admin 可不填)")
+    sp.add_argument("--display", metavar="NAME", help="显示名(如 张明)")
+    sp.add_argument("--email", metavar="ADDR", help="电子邮箱(用单位统一身份认证 OIDC 登录时按此匹配账户)")
+    sp.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码(一行)")
+    sp.add_argument("--as", dest="as_user", metavar="NAME", help="以该账户的身份和权限执行(默认:本机管理员)")
+    sp = leaf(user, "list", "user list", "列出账户", "列出账户(不含密码)。", csv=True)
+    sp = leaf(user, "disable", "user disable", "停用账户", "停用一个账户;其历史记录保留。")
+    sp.add_argument("name", metavar="NAME", help="用户名")
+    sp.add_argument("--as", dest="as_user", metavar="NAME", help="以该账户的身份和权限执行(默认:本机管理员)")
+    sp = leaf(user, "reset-password", "user reset-password", "重置密码并解除锁定",
+              "为账户设置新密码并解除锁定;密码从标准输入读取(--password-stdin),否则随机生成并显示一次。")
+    sp.add_argument("name", metavar="NAME", help="用户名")
+    sp.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码(一行)")
+    sp.add_argument("--as", dest="as_user", metavar="NAME", help="以该账户的身份和权限执行(默认:本机管理员)")
+
+    review = group("review", "报表审核:列出、通过、退回、解锁",
+                   "乡镇报表导入后为“待审核”;区县审核员通过(锁定)或退回(附意见),已通过的可说明原因后解锁。")
+    sp = leaf(review, "list", "review list", "列出当前有效的报送及其审核状态", "列出当前有效的报送及其审核状态,最新的在前。", csv=True)
+    sp.add_argument("--status", choices=["submitted", "approved", "returned"],
+                    help="只列出该状态:submitted 待审核、approved 已通过、returned 已退回")
+    sp.add_argument("--as", dest="as_user", metavar="NAME", help="以该账户的身份和权限执行(默认:本机管理员)")
+    sp = leaf(review, "approve", "review approve", "审核通过(并锁定)一份报送", "审核通过一份报送;通过后该乡镇该季度的报表锁定,不能再覆盖。")
+    sp.add_argument("id", type=int, metavar="ID", help="报送编号(review list 中的 id)")
+    sp.add_argument("--as", dest="as_user", metavar="NAME", help="以该账户的身份和权限执行(默认:本机管理员)")
+    sp = leaf(review, "return", "review return", "退回一份报送(须附意见)", "退回一份报送,乡镇在上传页面看到意见后重新上传更正的报表。")
+    sp.add_argument("id", type=int, metavar="ID", help="报送编号")
+    sp.add_argument("--comment", required=True, metavar="TEXT", help="退回意见")
+    sp.add_argument("--as", dest="as_user", metavar="NAME", help="以该账户的身份和权限执行(默认:本机管理员)")
+    sp = leaf(review, "unlock", "review unlock", "解锁一份已通过的报送(须说明原因)", "解锁已通过的报送,使乡镇可以上传更正的报表。")
+    sp.add_argument("id", type=int, metavar="ID", help="报送编号")
+    sp.add_argument("--reason", required=True, metavar="TEXT", help="解锁原因")
+    sp.add_argument("--as", dest="as_user", metavar="NAME", help="以该账户的身份和权限执行(默认:本机管理员)")
+
+    sp = leaf(sub, "audit", "audit", "操作日志:登录、上传、审核、登记、账户变更",
+              "只增不改的操作日志,最新的在前:时间、用户、操作、对象、结果和详情。", csv=True)
+    sp.add_argument("--user", metavar="NAME", help="只看该用户的")
+    sp.add_argument("--since", metavar="YYYY-MM-DD", help="只看该日及以后的")
+    sp.add_argument("--action", metavar="A", help="只看该操作(如 login、ingest、approve)")
+    sp.add_argument("--limit", type=int, metavar="N", help="最多列出 N 条")
+    sp.add_argument("--as", dest="as_user", metavar="NAME", help="以该账户的身份和权限执行(默认:本机管理员)")
 
     # --- samples, benchmarks, documentation -------------------------------------------------------
     leaf(sub, "init", "init", "用示例数据建立数据库", "导入示例市的区划和示例报表,建立数据库(可重复运行)。")

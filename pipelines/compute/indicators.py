@@ -149,14 +149,16 @@ def _prefix_filter(column: str, prefixes: Sequence[str] | None) -> Fragment:
 
 
 def selection_sql(as_of: str | None, cat: Catalog) -> Fragment:
-    """The submissions that count: (id, township_code, period)."""
+    """The submissions that count: (id, township_code, period) — the active ones (as of a quarter: the
+    latest received by its due date), approved ones only when ``settings.review.progress_uses`` says so."""
+    approved = " AND review_status = 'approved'" if cat.settings.review.progress_uses == "approved" else ""
     if as_of is None:
-        return Fragment("SELECT id, township_code, period FROM submissions WHERE status = 'active'")
+        return Fragment(f"SELECT id, township_code, period FROM submissions WHERE status = 'active'{approved}")
     return Fragment(
         "SELECT id, township_code, period FROM ("
         " SELECT id, township_code, period, row_number() OVER ("
         "   PARTITION BY township_code, period ORDER BY uploaded_at DESC, id DESC) AS rn"
-        " FROM submissions WHERE period <= ? AND uploaded_at <= ?) WHERE rn = 1",
+        f" FROM submissions WHERE period <= ? AND uploaded_at <= ?{approved}) WHERE rn = 1",
         (as_of, cutoff(as_of, cat.settings.reporting.due_day)))
 
 

@@ -19,7 +19,8 @@ def recent_submissions(con: duckdb.DuckDBPyConnection, under: str | None = None,
     prefix = _prefix(under)
     return con.execute(
         """SELECT s.id, s.township_code, u.name AS township_name, s.period, s.file_name, s.uploaded_at,
-                  s.uploaded_by, s.status, s.superseded_by, s.village_rows, s.warnings
+                  s.uploaded_by, s.status, s.superseded_by, s.village_rows, s.warnings, s.review_status,
+                  s.reviewed_by, s.reviewed_at, s.review_comment
            FROM submissions s LEFT JOIN units u ON u.code = s.township_code
            WHERE starts_with(s.township_code, ?)
            ORDER BY s.uploaded_at DESC, s.id DESC
@@ -71,3 +72,28 @@ def task_history(con: duckdb.DuckDBPyConnection, plan: str, task_id: str | None 
     except duckdb.CatalogException:  # a database made before task updates existed
         return pd.DataFrame(columns=["task_id", "unit", "status", "done_date", "progress_note", "evidence",
                                      "recorded_at", "recorded_by"])
+
+
+def submission_row(con: duckdb.DuckDBPyConnection, submission_id: int) -> dict[str, Any] | None:
+    """One submission with its township's name (None when there is no such id)."""
+    cur = con.execute(
+        """SELECT s.id, s.township_code, u.name AS township_name, s.period, s.file_name, s.uploaded_at,
+                  s.uploaded_by, s.status, s.village_rows, s.warnings, s.review_status, s.reviewed_by,
+                  s.reviewed_at, s.review_comment
+           FROM submissions s LEFT JOIN units u ON u.code = s.township_code WHERE s.id = ?""", [submission_id])
+    row = cur.fetchone()
+    return dict(zip([d[0] for d in cur.description], row)) if row else None
+
+
+def submission_village_values(con: duckdb.DuckDBPyConnection, submission_id: int) -> pd.DataFrame:
+    """The village rows of one submission with the villages' names, in the order of the file."""
+    return con.execute(
+        """SELECT u.name AS village_name, v.* EXCLUDE (submission_id, township_code, period)
+           FROM village_values v LEFT JOIN units u ON u.code = v.village_code
+           WHERE v.submission_id = ? ORDER BY v.source_row""", [submission_id]).df()
+
+
+def submission_warnings(con: duckdb.DuckDBPyConnection, submission_id: int) -> pd.DataFrame:
+    """The warnings stored with one submission (code, cell, message)."""
+    return con.execute("SELECT code, sheet, cell, field, message FROM submission_problems WHERE submission_id = ? "
+                       "ORDER BY sheet, cell", [submission_id]).df()

@@ -1,7 +1,8 @@
 """Milestone task updates (督办任务) and the county sheet (区县情况): validated appends, history kept.
 
-Both are written by the CLI (``task update``, ``county record``) and the dashboard; every stored
-row is kept, and the judgement reads the latest one (as of a quarter's cutoff when asked).
+Both are written by the CLI (``task update``, ``county record``) and the dashboard, each as an acting
+user whose role and units allow it (``pipelines.access.roles``), each step in the audit trail; every
+stored row is kept, and the judgement reads the latest one (as of a quarter's cutoff when asked).
 """
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pipelines.access import audit
+from pipelines.access.roles import User, require
 from pipelines.catalog.definitions import Catalog, FieldSpec, catalog
 from pipelines.errors import RuralTargetsError
 from pipelines.jsonable import plain
 from pipelines.periods import cutoff
 from pipelines.registry.load import get_unit, require_level
+from pipelines.store.db import transaction
 
 TASK_STATUSES = ("未启动", "推进中", "已完成")
 
@@ -46,10 +50,11 @@ def task_records(con: duckdb.DuckDBPyConnection, plan: str, as_of: str | None = 
 
 def record_task_update(con: duckdb.DuckDBPyConnection, plan: str, task_id: str, unit: str, status: str,
                        done_date: dt.date | str | None = None, note: str | None = None, evidence: str | None = None,
-                       by: str | None = None, *, at: dt.datetime | None = None,
+                       *, actor: User, at: dt.datetime | None = None,
                        cat: Catalog | None = None, item: str | None = None,
-                       cycle: str | None = None) -> dict[str, Any]:
-    """Append an update of a milestone task (督办任务) by one responsible unit; history is kept.
+                       cycle: str | None = None, client: str | None = None) -> dict[str, Any]:
+    """Append an update of a milestone task (督办任务) by one responsible unit, as ``actor`` (a county
+    or city user, or an admin: AUTH010 otherwise); history is kept and the step audited.
 
     ``item``: the deliverable (a task with ``items``; required there, refused elsewhere); ``cycle``: the
     cycle of a recurrent task (2019 for a yearly one, 2021Q2 for a quarterly one; refused for a task
@@ -61,6 +66,7 @@ def record_task_update(con: duckdb.DuckDBPyConnection, plan: str, task_id: str, 
     without 已完成, PRG015 bad date, PRG016 bad item, PRG017 bad cycle.
     """
     cat = cat or catalog()
+    _allowed(con, actor, "task", None, "task_update", f"{plan} {task_id} {unit}", client)
     if plan not in cat.plans:
         raise RuralTargetsError("PRG010", plan=plan, known=", ".join(cat.plans))
     task = next((t for t in cat.plans[plan].targets if t.id == task_id), None)
@@ -89,7 +95,7 @@ def record_task_update(con: duckdb.DuckDBPyConnection, plan: str, task_id: str, 
     if cycle is None and task.recurrence:        # stored explicitly, so that each cycle keeps its own latest update
         on = day or when.date()
         cycle = str(on.year) if task.recurrence == "yearly" else f"{on.year}Q{(on.month - 1) // 3 + 1}"
-    row = {"plan": plan, "recorded_at": when, "recorded_by": by, "task_id": task_id, "unit": unit,
+    row = {"plan": plan, "recorded_at": when, "recorded_by": actor.name, "task_id": task_id, "unit": unit,
            "status": status, "done_date": day, "progress_note": note, "evidence": evidence}
     have = _task_columns(con)
     for key, value in (("item", item), ("cycle", None if cycle is None else str(cycle))):
@@ -99,8 +105,11 @@ def record_task_update(con: duckdb.DuckDBPyConnection, plan: str, task_id: str, 
         if key in have:
             row[key] = value
     cols = list(row)
-    con.execute(f"INSERT INTO task_values ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                [row[c] for c in cols])
+    with transaction(con):
+        con.execute(f"INSERT INTO task_values ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                    [row[c] for c in cols])
+        audit.record(con, actor, "task_update", object=f"{plan} {task_id} {unit}", client=client, at=None,
+                     details={"status": status, "done_date": day, "item": item, "cycle": cycle})
     return {k: plain(v) for k, v in row.items()}
 
 
@@ -114,9 +123,10 @@ def _cycle_ok(recurrence: str | None, cycle: str) -> bool:
 
 
 def record_county_values(con: duckdb.DuckDBPyConnection, county_code: str, year: int, values: dict[str, Any],
-                         by: str | None = None, *, at: dt.datetime | None = None,
-                         cat: Catalog | None = None) -> dict[str, Any]:
-    """Append the county sheet (区县情况) of one county and year; history is kept.
+                         *, actor: User, at: dt.datetime | None = None,
+                         cat: Catalog | None = None, client: str | None = None) -> dict[str, Any]:
+    """Append the county sheet (区县情况) of one county and year as ``actor`` (its county reviewer, a city
+    user or admin whose units include it: AUTH010 / AUTH011 otherwise); history is kept, the step audited.
 
     The record is merged with the latest one of that county and year (fields not given keep their
     value), so each stored row is the complete state. Raises RuralTargetsError: REG009 / REG010
@@ -124,6 +134,7 @@ def record_county_values(con: duckdb.DuckDBPyConnection, county_code: str, year:
     """
     cat = cat or catalog()
     require_level(get_unit(con, county_code), "county")
+    _allowed(con, actor, "county_record", county_code, "county_record", f"{county_code} {year}", client)
     if not isinstance(year, int) or not 1990 <= year <= 2100:
         raise RuralTargetsError("PRG020", year=year)
     spec = cat.sheets["county"]
@@ -141,11 +152,25 @@ def record_county_values(con: duckdb.DuckDBPyConnection, county_code: str, year:
             v = prev.iloc[0][f]
             row[f] = None if pd.isna(v) else (v.date() if isinstance(v, pd.Timestamp) else _python(v))
     row.update(clean)
-    row.update({"county_code": county_code, "year": year, "recorded_at": at or dt.datetime.now(), "recorded_by": by})
+    row.update({"county_code": county_code, "year": year, "recorded_at": at or dt.datetime.now(),
+                "recorded_by": actor.name})
     cols = list(row)
-    con.execute(f"INSERT INTO county_values ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                [row[c] for c in cols])
+    with transaction(con):
+        con.execute(f"INSERT INTO county_values ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                    [row[c] for c in cols])
+        audit.record(con, actor, "county_record", object=f"{county_code} {year}", unit=county_code, client=client,
+                     details={k: plain(v) for k, v in clean.items()})
     return {k: plain(v) for k, v in row.items()}
+
+
+def _allowed(con: duckdb.DuckDBPyConnection, actor: User, action: str, unit: str | None, logged: str,
+             obj: str, client: str | None) -> None:
+    """``require``, with a refusal written to the audit trail before it is raised."""
+    try:
+        require(actor, action, unit, target=obj)
+    except RuralTargetsError as exc:
+        audit.record(con, actor, logged, "refused", object=obj, unit=unit, details={"code": exc.code}, client=client)
+        raise
 
 
 def _python(v: Any) -> Any:

@@ -172,8 +172,8 @@ def _indicator_sums(con: duckdb.DuckDBPyConnection, cat: Catalog, periods: list[
     meta = []
     for sh in SHEETS:
         inds = [i for i in cat.indicators.values() if i.source == sh]
-        meta += [(sh, k, i.id, i.factor, i.denominator is not None) for k, i in enumerate(inds)]
-        if inds and periods and prefixes:
+        if inds and periods and prefixes:           # columns k exist only then (the view reads them)
+            meta += [(sh, k, i.id, i.factor, i.denominator is not None) for k, i in enumerate(inds)]
             sql = sums_sql(sh, inds, None, cat, prefixes, [x for x in higher if LEVEL_RANK[x] <= LEVEL_RANK[SOURCE_LEVEL[sh]]])
             con.execute(f"CREATE OR REPLACE TABLE indicator_sums_{sh}__new AS SELECT * FROM ({sql.sql}) "
                         "ORDER BY unit_code, pidx", list(sql.params))

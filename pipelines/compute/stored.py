@@ -47,8 +47,8 @@ ENUM_COLUMNS = ("plan", "target", "department", "level", "status", "basis", "pop
 ROW_VERSION = 2        # the layout of the stored rows: tables of another layout are not current
 
 _TOKEN_QUERIES = (
-    "SELECT count(*), coalesce(max(id), 0), count(*) FILTER (WHERE status = 'active'), max(uploaded_at) "
-    "FROM submissions",
+    "SELECT count(*), coalesce(max(id), 0), count(*) FILTER (WHERE status = 'active'), max(uploaded_at), "
+    "count(*) FILTER (WHERE review_status = 'approved'), max(reviewed_at) FROM submissions",
     "SELECT count(*), max(recorded_at) FROM county_values",
     "SELECT count(*), max(recorded_at) FROM task_values",
     "SELECT count(*), max(loaded_at), count(valid_to) FROM units",

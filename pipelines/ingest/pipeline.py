@@ -15,11 +15,14 @@ from typing import Any, Callable, Iterable, Iterator
 
 import duckdb
 
+from pipelines.access import audit
+from pipelines.access.roles import User, allowed, require
 from pipelines.catalog.definitions import catalog
 from pipelines.errors import Problem, RuralTargetsError
 from pipelines.ingest.check import History, Staged, Units, check_return
 from pipelines.ingest.read import read_return
-from pipelines.ingest.store import Batch, Stored, UploadedAt, active_duplicate
+from pipelines.periods import period_label
+from pipelines.ingest.store import Batch, Stored, UploadedAt, active_duplicate, approved_lock
 
 
 @dataclass
@@ -89,23 +92,38 @@ def check_file(con: duckdb.DuckDBPyConnection, name: str, data: bytes, units: Un
 
 
 def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, bytes | None]], dry_run: bool = False,
-                   uploaded_by: str | None = None, uploaded_at: UploadedAt = None,
+                   *, actor: User, uploaded_at: UploadedAt = None, client: str | None = None,
                    progress: Callable[[int, int, FileReport], None] | None = None) -> list[FileReport]:
-    """Check and (unless ``dry_run``) store each of ``files`` (name, bytes); one report per file.
+    """Check and (unless ``dry_run``) store each of ``files`` (name, bytes) as ``actor``; one report
+    per file, each attempt in the audit trail.
 
-    ``uploaded_at`` may be a function of the file name (used to replay sample returns with
-    their arrival dates). A report's status is final once the call returns.
+    The actor must be allowed to upload (AUTH010, nothing read) and each file must be a return of a
+    township inside the actor's units (AUTH011: the file is rejected). A township and quarter whose
+    active return was approved is locked (ING052) until a reviewer unlocks it. ``uploaded_at`` may
+    be a function of the file name (used to replay sample returns with their arrival dates). A
+    report's status is final once the call returns.
     """
+    try:
+        require(actor, "ingest")
+    except RuralTargetsError as exc:
+        audit.record(con, actor, "ingest_dry_run" if dry_run else "ingest", "refused",
+                     details={"code": exc.code}, client=client)
+        raise
     files = files if isinstance(files, (list, tuple)) else list(files)
     reports: list[FileReport] = []
     report_of: dict[int, FileReport] = {}
     units, history = Units(con), History(con)
-    batch = Batch(con, uploaded_by, uploaded_at)
+    batch = Batch(con, actor.name, uploaded_at)
 
     def stored(done: list[tuple[Staged, Stored]]) -> None:
         """Take over what storing did into the files' reports; forget history that changed."""
         for staged, outcome in done:
-            report_of.pop(id(staged)).record(outcome)
+            report = report_of.pop(id(staged))
+            if outcome.status == "locked":
+                _locked(con, report, outcome.submission_id)
+            else:
+                report.record(outcome)
+            _audit(con, actor, report, dry_run, client)
         if done:
             history.clear()
 
@@ -114,20 +132,60 @@ def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, by
             report, staged = FileReport(Path(name).name, problems=[Problem("GEN001", {"file": name})]), None
         else:
             report, staged = check_file(con, name, data, units, history)
+        if staged is not None and not allowed(actor, "ingest", staged.township_code):
+            exc = _refusal(actor, staged.township_code, report)
+            report.problems.insert(0, Problem(exc.code, exc.context))
+            staged = None
         if staged is not None:
-            if dry_run:
+            locked = approved_lock(con, staged.township_code, staged.period, staged.ret.sha256)
+            if locked is not None:
+                _locked(con, report, locked)
+                staged = None
+        if staged is not None and not dry_run:
+            report_of[id(staged)] = report
+            stored(batch.add(staged))
+            # a later file of this run (the next quarter) compares with this one, stored or not
+            history.remember(staged.township_code, staged.period, staged.records["village"])
+        else:
+            if staged is not None:
                 dup = active_duplicate(con, staged.township_code, staged.period, staged.ret.sha256)
                 report.status, report.submission_id = ("unchanged", dup) if dup else ("valid", None)
-            else:
-                report_of[id(staged)] = report
-                stored(batch.add(staged))
-                # a later file of this run (the next quarter) compares with this one, stored or not
-                history.remember(staged.township_code, staged.period, staged.records["village"])
+            _audit(con, actor, report, dry_run, client)
         reports.append(report)
         if progress:
             progress(i + 1, len(files), report)
     stored(batch.flush())
     return reports
+
+
+def _refusal(actor: User, township: str, report: FileReport) -> RuralTargetsError:
+    try:
+        require(actor, "ingest", township, target=f"{report.township_name or township} 的报表")
+    except RuralTargetsError as exc:
+        return exc
+    raise AssertionError("allowed() and require() disagree")
+
+
+def _locked(con: duckdb.DuckDBPyConnection, report: FileReport, submission_id: int) -> None:
+    """Reject ``report``'s file: the township and quarter's approved return ``submission_id`` is locked."""
+    by, at = con.execute("SELECT reviewed_by, reviewed_at FROM submissions WHERE id = ?", [submission_id]).fetchone()
+    report.status, report.submission_id = "rejected", None
+    report.problems.insert(0, Problem("ING052", {"township": report.township_name or report.township_code,
+                                                 "period": period_label(report.period) if report.period else "",
+                                                 "by": by or "审核员",
+                                                 "at": f"{at:%Y-%m-%d}" if at else ""}))
+
+
+def _audit(con: duckdb.DuckDBPyConnection, actor: User, report: FileReport, dry_run: bool,
+           client: str | None) -> None:
+    outcome = {"stored": "ok", "valid": "ok", "unchanged": "unchanged"}.get(report.status, "rejected")
+    if any(p.code.startswith("AUTH") for p in report.errors):
+        outcome = "refused"
+    codes = sorted({p.code for p in report.errors})
+    audit.record(con, actor, "ingest_dry_run" if dry_run else "ingest", outcome, object=report.file,
+                 unit=report.township_code,
+                 details={"period": report.period, "status": report.status, "submission_id": report.submission_id,
+                          "errors": codes, "warnings": len(report.warnings)}, client=client)
 
 
 def ingest_paths(con: duckdb.DuckDBPyConnection, paths: Iterable[Path], **kwargs: Any) -> list[FileReport]:

@@ -36,7 +36,7 @@ UploadedAt = dt.datetime | Callable[[str], dt.datetime] | None
 class Stored:
     """What storing one staged return did."""
 
-    status: str                   # stored | unchanged
+    status: str                   # stored | unchanged | locked (approved meanwhile: not stored)
     submission_id: int
     superseded: int | None = None
 
@@ -67,6 +67,14 @@ def active_duplicate(con: duckdb.DuckDBPyConnection, township: str, period: str,
     return row[0] if row else None
 
 
+def approved_lock(con: duckdb.DuckDBPyConnection, township: str, period: str, sha256: str) -> int | None:
+    """The id of the approved (locked) active submission of ``township`` and ``period`` a new file with
+    ``sha256`` would supersede, if any (the same bytes again are not a change)."""
+    row = con.execute("SELECT id FROM submissions WHERE township_code = ? AND period = ? AND status = 'active' "
+                      "AND review_status = 'approved' AND sha256 <> ?", [township, period, sha256]).fetchone()
+    return row[0] if row else None
+
+
 def store(con: duckdb.DuckDBPyConnection, staged: list[Staged], uploaded_by: str | None = None,
           uploaded_at: UploadedAt = None) -> list[Stored]:
     """Store ``staged`` returns in one transaction, each superseding the active one of its
@@ -80,16 +88,20 @@ def store(con: duckdb.DuckDBPyConnection, staged: list[Staged], uploaded_by: str
     keys = pd.DataFrame({"township_code": [s.township_code for s in staged], "period": [s.period for s in staged]})
     with transaction(con):
         con.register("staged_keys", keys)
-        active = {(t, p): (i, sha) for t, p, i, sha in con.execute(
-            """SELECT s.township_code, s.period, s.id, s.sha256 FROM submissions s
-               JOIN staged_keys k USING (township_code, period) WHERE s.status = 'active'""").fetchall()}
+        rows = con.execute(
+            """SELECT s.township_code, s.period, s.id, s.sha256, s.review_status FROM submissions s
+               JOIN staged_keys k USING (township_code, period) WHERE s.status = 'active'""").fetchall()
         con.unregister("staged_keys")
+        active = {(t, p): (i, sha) for t, p, i, sha, _ in rows}
+        locked = {(t, p) for t, p, _, _, review in rows if review == "approved"}
         out: list[Stored | None] = [None] * len(staged)
         new = []
         for i, s in enumerate(staged):
             old = active.get((s.township_code, s.period))
             if old and old[1] == s.ret.sha256:
                 out[i] = Stored("unchanged", old[0])
+            elif (s.township_code, s.period) in locked:      # approved since the check: still locked
+                out[i] = Stored("locked", old[0])
             else:
                 new.append(i)
         if new:
@@ -117,6 +129,7 @@ def _write(con: duckdb.DuckDBPyConnection, sheets: dict[str, SheetSpec], staged:
                      "file_name": Path(s.ret.name).name, "file_kind": s.ret.kind, "sha256": s.ret.sha256,
                      "size_bytes": len(s.ret.data), "archive_path": path, "template_version": s.template_version,
                      "uploaded_at": when or now, "uploaded_by": uploaded_by, "status": "active",
+                     "review_status": "submitted",
                      "superseded_by": None, "village_rows": len(s.records["village"]),
                      "township_rows": len(s.records["township"]), "warnings": s.warnings})
         for key, recs in s.records.items():

@@ -30,7 +30,9 @@ from shapely.geometry import shape
 from pipelines.units import (COMMITTEE_TYPES, LEVEL_RANK, LEVEL_ZH, LEVELS, PREFIX_LEN, committee_type_from_text, committee_type_of,
                              level_of)
 from pipelines.store.db import transaction
-from pipelines.errors import Problem, ProblemsError, RegistryError
+from pipelines.errors import Problem, ProblemsError, RegistryError, RuralTargetsError
+from pipelines.access import audit
+from pipelines.access.roles import User, require
 from pipelines.ingest.read import decode_text
 
 
@@ -315,8 +317,10 @@ def _read_geojson(path: Path) -> tuple[list[dict[str, Any]], list[Problem]]:
 
 # ------------------------------------------------------------------ loading
 
-def load_registry(con: duckdb.DuckDBPyConnection, paths: list[Path], geojson: Path | None = None) -> dict[str, Any]:
-    """Check and load registry files (CSV or Excel) and optionally a boundary GeoJSON.
+def load_registry(con: duckdb.DuckDBPyConnection, paths: list[Path], geojson: Path | None = None, *,
+                  actor: User, client: str | None = None) -> dict[str, Any]:
+    """Check and load registry files (CSV or Excel) and optionally a boundary GeoJSON, as ``actor``
+    (an admin: AUTH010 otherwise); the attempt and its outcome go to the audit trail.
 
     Every problem in every file is collected first; if any is found, ``ProblemsError`` is raised
     and nothing is written. Otherwise all units are upserted into ``units`` (and polygons into
@@ -330,6 +334,24 @@ def load_registry(con: duckdb.DuckDBPyConnection, paths: list[Path], geojson: Pa
     village-level units loaded per type).
     """
     paths = [Path(p) for p in paths]
+    names = ", ".join(p.name for p in paths) + (f" + {Path(geojson).name}" if geojson else "")
+    try:
+        require(actor, "registry")
+        result = _load(con, paths, geojson)
+    except ProblemsError as exc:
+        audit.record(con, actor, "registry_load", "rejected", object=names, client=client,
+                     details={"errors": sorted({p.code for p in exc.problems}), "count": len(exc.problems)})
+        raise
+    except RuralTargetsError as exc:
+        audit.record(con, actor, "registry_load", "refused" if exc.code.startswith("AUTH") else "failed",
+                     object=names, client=client, details={"code": exc.code})
+        raise
+    audit.record(con, actor, "registry_load", object=names, client=client,
+                 details={"units": result["units"], "by_level": result["by_level"], "shapes": result["shapes"]})
+    return result
+
+
+def _load(con: duckdb.DuckDBPyConnection, paths: list[Path], geojson: Path | None) -> dict[str, Any]:
     problems: list[Problem] = []
     records: list[dict[str, Any]] = []
     for path in paths:

@@ -13,23 +13,30 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from pipelines.compute.refresh import refresh
+from pipelines.files import atomic_write
 from pipelines.ingest.pipeline import ingest_uploads
+from pipelines.ingest.store import archive_dir
 from pipelines.registry.load import load_registry
 from pipelines.resources import samples_dir
 from pipelines.samples import committed
 from pipelines.samples.records import record_samples
+from pipelines.access.accounts import add_user, new_password
+from pipelines.access.review import approve_all
+from pipelines.access.roles import local_admin
 from pipelines.samples.simulation import simulate
 
 SAMPLES_DIR = samples_dir()  # data/samples of the checkout, or the wheel's package data
 REGION_DIR = SAMPLES_DIR / "region"
 SAMPLE_CITY = "439900000000"
 UPLOADED_BY = "rural-targets init(示例数据)"
+SAMPLE_ACTOR = local_admin(UPLOADED_BY)        # loads, uploads, records and approves the sample history
 
 
 def _say(progress: bool, text: str) -> None:
@@ -75,11 +82,14 @@ def init_database(con: duckdb.DuckDBPyConnection, progress: bool = True, returns
     """
     started = time.monotonic()
     _say(progress, "导入示例市区划与边界 …")
-    region = load_registry(con, [REGION_DIR / "units.csv"], geojson=REGION_DIR / "boundaries.geojson")
+    region = load_registry(con, [REGION_DIR / "units.csv"], geojson=REGION_DIR / "boundaries.geojson",
+                           actor=SAMPLE_ACTOR)
     report: dict[str, Any] = {"region": SAMPLE_CITY, "units": region["units"], "by_level": region["by_level"],
                               "shapes": region["shapes"]}
     if returns:
         report.update(_load_returns(con, progress))
+    report["accounts"] = ensure_demo_accounts(con)
+    report["accounts_file"] = str(demo_accounts_file(con))
     report["seconds"] = round(time.monotonic() - started, 1)
     return report
 
@@ -124,7 +134,7 @@ def _load_returns(con: duckdb.DuckDBPyConnection, progress: bool) -> dict[str, A
     bar(done, total)
     for period in sorted(by_period):  # quarter by quarter: each return is checked against the one before
         files = by_period[period]
-        reports = ingest_uploads(con, files, uploaded_by=UPLOADED_BY, uploaded_at=lambda name: when[name],
+        reports = ingest_uploads(con, files, actor=SAMPLE_ACTOR, uploaded_at=lambda name: when[name],
                                  progress=lambda i, n, r, base=done: bar(base + i, total))
         done += len(files)
         for r in reports:
@@ -147,9 +157,57 @@ def _load_returns(con: duckdb.DuckDBPyConnection, progress: bool) -> dict[str, A
             con.unregister("_sample_shas")
     missing = sum(a is None for ts in sim.townships.values() for a in ts.arrival)
     _say(progress, "记录示例区县情况与督办任务 …")
-    records = record_samples(con, UPLOADED_BY)
+    records = record_samples(con, SAMPLE_ACTOR)
+    pending = [i for (i,) in con.execute("SELECT id FROM submissions WHERE uploaded_by = ? AND review_status <> 'approved'",
+                                         [UPLOADED_BY]).fetchall()]
+    approve_all(con, SAMPLE_ACTOR, pending)          # the sample's history has been reviewed
     _say(progress, "计算指标与进度 …")
     refresh(con)
     return {"files": total, **counts, **records, "warnings": int(warnings), "generated": written,
             "committed_samples": len(samples), "missing_returns": missing,
             "rejected_files": [r.file for r in rejected]}
+
+
+# ------------------------------------------------------------------ demo accounts (the sample only)
+
+DEMO_ACCOUNTS = (   # name, role, unit, display name
+    ("admin", "admin", None, "系统管理员(示例)"),
+    ("shi", "city", "439900000000", "示例市民政局(示例)"),
+    ("biquan", "county", "439921000000", "碧泉县民政局审核员(示例)"),
+    ("huangzui", "clerk", "439921101000", "黄嘴镇填报员(示例)"),
+)
+
+
+DEMO_FILE_NAME = "demo-accounts.txt"
+
+
+def demo_accounts_file(con: duckdb.DuckDBPyConnection) -> Path:
+    """Where ``init`` writes the demo accounts' passwords: ``demo-accounts.txt`` beside the database
+    (never committed)."""
+    return archive_dir(con).parent / DEMO_FILE_NAME
+
+
+def ensure_demo_accounts(con: duckdb.DuckDBPyConnection) -> list[dict[str, str]]:
+    """One demo account per role on the sample database, with random passwords written to
+    ``demo_accounts_file``; accounts that exist are left as they are (their passwords read back
+    from the file when it is there)."""
+    path = demo_accounts_file(con)
+    known = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 2 and not line.startswith("#"):
+                known[parts[0]] = parts[1]
+    out = []
+    for name, role, unit, display in DEMO_ACCOUNTS:
+        exists = con.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone() is not None
+        if not exists:
+            known[name] = new_password()
+            add_user(con, SAMPLE_ACTOR, name, role, unit, known[name], display)
+        out.append({"name": name, "password": known.get(name, "(已存在;密码见原文件或用 user reset-password 重置)"),
+                    "role": role, "unit": unit or "", "display_name": display})
+    lines = ["# 示例数据库的演示账户(rural-targets init 生成;勿提交,勿用于正式数据)",
+             "# 用户名\t密码\t角色\t所属单位\t显示名"]
+    lines += ["\t".join([a["name"], a["password"], a["role"], a["unit"], a["display_name"]]) for a in out]
+    atomic_write(path, ("\n".join(lines) + "\n").encode("utf-8"))
+    return out

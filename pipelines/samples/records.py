@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from pipelines.access.roles import User
 from pipelines.catalog.definitions import Catalog, catalog
 from pipelines.compute.records import record_county_values, record_task_update
 
@@ -32,23 +33,24 @@ YEARS = range(2018, 2026)
 LAST_DAY = dt.date(2025, 12, 31)          # the simulation's last quarter ends here
 
 
-def record_samples(con: duckdb.DuckDBPyConnection, by: str, cat: Catalog | None = None) -> dict[str, int]:
-    """Record the sample county sheets and task updates as ``by``, unless ``by`` already has;
+def record_samples(con: duckdb.DuckDBPyConnection, actor: User, cat: Catalog | None = None) -> dict[str, int]:
+    """Record the sample county sheets and task updates as ``actor``, unless it already has;
     returns how many of each were recorded."""
     cat = cat or catalog()
+    by = actor.name
     done = con.execute("SELECT (SELECT count(*) FROM county_values WHERE recorded_by = ?) + "
                        "(SELECT count(*) FROM task_values WHERE recorded_by = ?)", [by, by]).fetchall()[0][0]
     if done:
         return {"county_records": 0, "task_records": 0}
     rng = np.random.default_rng(SEED)
     counties = [c for (c,) in con.execute("SELECT code FROM units WHERE level = 'county' ORDER BY code").fetchall()]
-    n_county = _county_sheets(con, cat, counties, rng, by)
-    n_task = _task_updates(con, cat, rng, by)
+    n_county = _county_sheets(con, cat, counties, rng, actor)
+    n_task = _task_updates(con, cat, rng, actor)
     return {"county_records": n_county, "task_records": n_task}
 
 
 def _county_sheets(con: duckdb.DuckDBPyConnection, cat: Catalog, counties: list[str], rng: np.random.Generator,
-                   by: str) -> int:
+                   by: User) -> int:
     n = 0
     for k, county in enumerate(counties):
         late_plan = k == len(counties) - 1          # the last county files its plan ten days late
@@ -82,13 +84,13 @@ def _county_sheets(con: duckdb.DuckDBPyConnection, cat: Catalog, counties: list[
             if year == 2018:
                 values["implementation_plan_filed"] = (dt.date(2018, 12, 10) if late_plan
                                                        else dt.date(2018, 11, int(rng.integers(15, 29))))
-            record_county_values(con, county, year, values, by=by, at=dt.datetime(year + 1, 1, 12, 9, 30),
+            record_county_values(con, county, year, values, actor=by, at=dt.datetime(year + 1, 1, 12, 9, 30),
                                  cat=cat)
             n += 1
     return n
 
 
-def _task_updates(con: duckdb.DuckDBPyConnection, cat: Catalog, rng: np.random.Generator, by: str) -> int:
+def _task_updates(con: duckdb.DuckDBPyConnection, cat: Catalog, rng: np.random.Generator, by: User) -> int:
     n = 0
     for plan in cat.plans.values():
         tasks = [t for t in plan.targets if t.eval == "milestone" and t.lead and not t.milestones]
@@ -138,17 +140,17 @@ def _shift(day: dt.date, after: Any) -> dt.date:
 
 
 def _record(con: duckdb.DuckDBPyConnection, cat: Catalog, plan: str, task: str, unit: str, begin: dt.date,
-            deadline: dt.date, fate: str, rng: np.random.Generator, by: str, cycle: str | None,
+            deadline: dt.date, fate: str, rng: np.random.Generator, by: User, cycle: str | None,
             item: str | None) -> int:
     span = max((deadline - begin).days, 1)
     started = begin + dt.timedelta(days=int(rng.integers(0, max(span // 3, 1))))
     if started > LAST_DAY:
         return 0
     if fate == "not_started":
-        record_task_update(con, plan, task, unit, "未启动", note="待明确牵头处室", by=by,
+        record_task_update(con, plan, task, unit, "未启动", note="待明确牵头处室", actor=by,
                            at=_at(started), cat=cat, item=item, cycle=cycle)
         return 1
-    record_task_update(con, plan, task, unit, "推进中", note="已部署,正在推进", by=by, at=_at(started), cat=cat,
+    record_task_update(con, plan, task, unit, "推进中", note="已部署,正在推进", actor=by, at=_at(started), cat=cat,
                        item=item, cycle=cycle)
     if fate == "ongoing":
         return 1
@@ -159,7 +161,7 @@ def _record(con: duckdb.DuckDBPyConnection, cat: Catalog, plan: str, task: str, 
     if finished > LAST_DAY:
         return 1
     record_task_update(con, plan, task, unit, "已完成", done_date=finished, note="已完成,材料已报送",
-                       by=by, at=_at(finished + dt.timedelta(days=int(rng.integers(1, 10)))), cat=cat,
+                       actor=by, at=_at(finished + dt.timedelta(days=int(rng.integers(1, 10)))), cat=cat,
                        item=item, cycle=cycle)
     return 2
 

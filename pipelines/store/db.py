@@ -100,8 +100,15 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """BEGIN … COMMIT, rolled back on any exception."""
-    con.execute("BEGIN TRANSACTION")
+    """BEGIN … COMMIT, rolled back on any exception. Inside a transaction the caller already began,
+    the block simply runs in it (the caller commits or rolls back)."""
+    try:
+        con.execute("BEGIN TRANSACTION")
+    except duckdb.TransactionException as exc:
+        if "within a transaction" not in str(exc):
+            raise
+        yield con
+        return
     try:
         yield con
     except BaseException:

@@ -43,3 +43,11 @@ CREATE TABLE IF NOT EXISTS submission_columns (
     column_letter VARCHAR NOT NULL,
     header        VARCHAR
 );
+
+-- Review (审核) of a submission by its county: submitted 待审核 → approved 已通过 (locked: no later upload
+-- may supersede it until a reviewer unlocks it) or returned 已退回 (with a comment for the clerk).
+-- Rows written before review existed count as approved.
+ALTER TABLE submissions ADD COLUMN IF NOT EXISTS review_status VARCHAR DEFAULT 'approved';
+ALTER TABLE submissions ADD COLUMN IF NOT EXISTS reviewed_by VARCHAR;
+ALTER TABLE submissions ADD COLUMN IF NOT EXISTS reviewed_at TIMESTAMP;
+ALTER TABLE submissions ADD COLUMN IF NOT EXISTS review_comment VARCHAR;
