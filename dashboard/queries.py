@@ -150,9 +150,10 @@ def user() -> User:
 def client() -> str | None:
     """The browser's address where Streamlit exposes it (for the audit trail)."""
     try:
-        return st.context.ip_address
-    except Exception:  # noqa: BLE001 - not inside a browser session (AppTest)
+        address = st.context.ip_address
+    except Exception:  # noqa: BLE001 - not inside a browser session
         return None
+    return address if isinstance(address, str) else None       # AppTest has none
 
 
 def scoped(code: str | None) -> str | None:

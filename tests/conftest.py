@@ -44,6 +44,9 @@ def sample_db_file(tmp_path_factory) -> Path:
     prebuilt = os.environ.get("RURAL_TARGETS_TEST_SAMPLE_DB")
     if prebuilt and Path(prebuilt).is_file() and not os.environ.get("CI"):
         shutil.copyfile(prebuilt, path)
+        demo = Path(prebuilt).parent / "demo-accounts.txt"
+        if demo.is_file():
+            shutil.copyfile(demo, path.parent / demo.name)
         return path
     con = connect(path)
     try:
@@ -74,3 +77,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "sample_db_file" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+
+
+def unlock_for_upload(path: Path, township: str, period: str) -> None:
+    """Unlock the approved sample return of ``township`` and ``period`` in the database at ``path`` (as
+    its county would), so that a test may upload another version."""
+    from pipelines.access.review import unlock
+    from pipelines.access.roles import local_admin
+
+    con = connect(path)
+    try:
+        row = con.execute("SELECT id FROM submissions WHERE township_code = ? AND period = ? AND status = 'active' "
+                          "AND review_status = 'approved'", [township, period]).fetchone()
+        if row:
+            unlock(con, local_admin("测试管理员"), row[0], "测试:允许重新上传")
+    finally:
+        con.close()

@@ -16,6 +16,7 @@ import pytest
 
 from pipelines.bench.dashboard import streamlit_server
 from pipelines.access.roles import local_admin
+from conftest import unlock_for_upload
 
 ADMIN = local_admin("测试管理员")
 
@@ -67,6 +68,7 @@ def server(sample_db_file, tmp_path_factory, playwright_sync):
     work = tmp_path_factory.mktemp("browser")
     db_file = work / "browser.duckdb"
     shutil.copyfile(sample_db_file, db_file)
+    unlock_for_upload(db_file, "439921101000", "2025Q4")
     con = connect(db_file)
     try:
         [report] = ingest_paths(con, [WARNED], actor=ADMIN)
@@ -74,10 +76,15 @@ def server(sample_db_file, tmp_path_factory, playwright_sync):
     finally:
         con.close()
 
+    passwords = {}
+    for line in (sample_db_file.parent / "demo-accounts.txt").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, password = line.split("\t")[:2]
+            passwords[name] = password
     log = work / "streamlit.log"
     try:
         with streamlit_server(db_file, log, timeout_s=60) as base:
-            yield {"base": base, "db": db_file, "log": log}
+            yield {"base": base, "db": db_file, "log": log, "passwords": passwords}
     except RuntimeError as exc:  # the server did not answer its health check
         pytest.fail(str(exc))
 
@@ -106,6 +113,21 @@ def _settle(page, timeout_ms: int = 30000) -> None:
     page.wait_for_timeout(300)
 
 
+def _open(page, server, path: str, user: str) -> None:
+    """Open ``path`` signed in as the demo account ``user`` (a new page load is a new session: the
+    sign-in form first, then the page asked for)."""
+    page.goto(f"{server['base']}/{path}")
+    page.get_by_label("用户名").wait_for(timeout=30000)
+    _settle(page)
+    assert "乡村治理目标监测" in page.locator('[data-testid="stMain"]').inner_text()
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0        # nothing but the form
+    page.get_by_label("用户名").fill(user)
+    page.get_by_label("密码").fill(server["passwords"][user])
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("button", name="退出登录").wait_for(timeout=30000)
+    _settle(page)
+
+
 def _shot(page, name: str) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"{name}.png"
@@ -127,7 +149,7 @@ def _no_exception(page) -> None:
 
 def test_every_page_opens_in_chromium(server, page):
     for path, title in PAGES.items():
-        page.goto(f"{server['base']}/{path}")
+        _open(page, server, path, "admin")
         page.get_by_role("heading", name=title).first.wait_for(timeout=30000)
         _settle(page)
         _no_exception(page)
@@ -151,7 +173,7 @@ def test_every_page_opens_in_chromium(server, page):
 
 def test_view_is_kept_in_the_link(server, page):
     """A shared link opens the same plan and scope, and the URL follows the sidebar across pages."""
-    page.goto(f"{server['base']}/catalog?plan=jiaxing-2018&county=439921000000")
+    _open(page, server, "catalog?plan=jiaxing-2018&county=439921000000", "shi")
     page.get_by_role("heading", name="目标目录").wait_for(timeout=30000)
     _settle(page)
     assert "农村社区建设" in _sidebar_value(page, "规划")
@@ -165,7 +187,7 @@ def test_view_is_kept_in_the_link(server, page):
 
 
 def test_upload_a_return_through_the_file_input(server, page):
-    page.goto(f"{server['base']}/upload")
+    _open(page, server, "upload", "admin")
     page.get_by_role("heading", name="数据上报").wait_for(timeout=30000)
     _settle(page)
     file_input = page.locator('[data-testid="stFileUploader"] input[type=file]')
@@ -209,4 +231,65 @@ def test_upload_a_return_through_the_file_input(server, page):
         [active] = list_submissions(con, township="439921101000", period="2025Q4")
     finally:
         con.close()
-    assert active["file_name"] == GOOD.name and active["uploaded_by"] == "数据上报页面"
+    assert active["file_name"] == GOOD.name and active["uploaded_by"] == "admin"
+
+
+def test_a_clerk_uploads_its_own_return_and_the_county_approves_it(server, page, tmp_path):
+    """黄嘴镇's clerk signs in, uploads its return (stored, 待审核), cannot upload another township's;
+    碧泉县's reviewer signs in and approves it; the clerk's page then shows it approved."""
+    from pipelines.store.db import connect
+
+    con = connect(server["db"], read_only=True, wait_s=10)
+    try:   # the return stored by the upload test above, or the warned re-upload: either way 黄嘴镇's own
+        before = con.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    finally:
+        con.close()
+    other = ROOT / "data" / "samples" / "returns" / "439921100000_仁井镇_2025Q4.xlsx"
+    mine = tmp_path / "439921101000_黄嘴镇_2025Q4_更正.xlsx"      # the same values …
+    _open(page, server, "upload", "huangzui")
+    main = page.locator('[data-testid="stMain"]')
+    assert "黄嘴镇" in page.locator('[data-testid="stSidebar"]').inner_text()
+    file_input = page.locator('[data-testid="stFileUploader"] input[type=file]')
+    file_input.set_input_files(str(other))
+    page.get_by_text("检查结果").wait_for(timeout=30000)
+    _settle(page)
+    assert "AUTH011" in main.inner_text() or "不在本账户管辖范围内" in main.inner_text(), main.inner_text()[:1500]
+    assert page.get_by_role("button", name="确认导入 0 个文件").is_disabled()
+    _shot(page, "clerk-other-township-refused")
+    page.get_by_role("button", name=f"Remove {other.name}").click()
+    _settle(page)
+    import openpyxl
+    openpyxl.load_workbook(GOOD).save(mine)       # … saved again: other bytes, a new upload
+    file_input.set_input_files(str(mine))
+    page.get_by_text("检查结果").wait_for(timeout=30000)
+    _settle(page)
+    text = main.inner_text()
+    if "锁定" in text:               # approved by the earlier test run: this is the lock at work
+        pytest.fail("黄嘴镇 2025Q4 should not be locked here: " + text[:800])
+    page.get_by_role("button", name="确认导入 1 个文件").click()
+    page.get_by_text("导入完成").wait_for(timeout=60000)
+    _settle(page)
+    assert "已导入" in main.inner_text()
+    _shot(page, "clerk-uploaded")
+
+    _open(page, server, "review", "biquan")
+    page.get_by_role("heading", name="报表审核").wait_for(timeout=30000)
+    assert "黄嘴镇" in main.inner_text() and "待审核" in main.inner_text()
+    _shot(page, "county-queue")
+    page.get_by_role("button", name="审核通过").click()
+    page.get_by_text("已审核通过并锁定").wait_for(timeout=30000)
+    _settle(page)
+    _no_exception(page)
+    _shot(page, "county-approved")
+
+    con = connect(server["db"], read_only=True, wait_s=10)
+    try:
+        sub = con.execute("SELECT uploaded_by, review_status, reviewed_by FROM submissions WHERE township_code = "
+                          "'439921101000' AND period = '2025Q4' AND status = 'active'").fetchone()
+        steps = con.execute("SELECT user_name, action, outcome FROM audit_log WHERE id > ? ORDER BY id",
+                            [before]).fetchall()
+    finally:
+        con.close()
+    assert sub == ("huangzui", "approved", "biquan")
+    assert ("huangzui", "login", "ok") in steps and ("huangzui", "ingest_dry_run", "refused") in steps
+    assert ("huangzui", "ingest", "ok") in steps and ("biquan", "approve", "ok") in steps

@@ -27,6 +27,7 @@ from pipelines.registry.load import load_registry
 from pipelines.samples.init import REGION_DIR
 from pipelines.store import db
 from pipelines.access.roles import User, local_admin
+from conftest import unlock_for_upload
 
 ADMIN = local_admin("测试管理员")
 
@@ -465,6 +466,7 @@ def test_trends_draw_target_pace_deadline_and_projection(dash_db):
 # ---------------------------------------------------------------- 数据上报
 
 def test_upload_dry_run_shows_errors_then_stores_good_returns(dash_db):
+    unlock_for_upload(dash_db, TOWNSHIP, "2025Q4")
     at = ok(app("upload"))
     assert at.get("file_uploader")
     bad = BAD_DIR / "ING010_数字格填了文字.xlsx"
@@ -502,7 +504,7 @@ def test_upload_dry_run_shows_errors_then_stores_good_returns(dash_db):
                            "AND period = '2025Q4' ORDER BY id", [TOWNSHIP]).fetchall()
     finally:
         con.close()
-    assert rows[-1] == (GOOD.name, "active", "数据上报页面") and rows[-2][:2] == (WARNED.name, "superseded")
+    assert rows[-1] == (GOOD.name, "active", ADMIN.name) and rows[-2][:2] == (WARNED.name, "superseded")
 
     # uploading the same file again changes nothing
     at.get("file_uploader")[0].set_value((GOOD.name, GOOD.read_bytes(), XLSX)).run()
@@ -511,6 +513,7 @@ def test_upload_dry_run_shows_errors_then_stores_good_returns(dash_db):
 
 
 def test_upload_many_files_at_once(dash_db):
+    unlock_for_upload(dash_db, TOWNSHIP, "2025Q4")
     files = [(p.name, p.read_bytes(), XLSX) for p in sorted(BAD_DIR.glob("ING01*.xlsx"))[:4]] + [
         (WARNED.name, WARNED.read_bytes(), XLSX)]
     at = ok(app("upload"))

@@ -8,6 +8,8 @@ from pipelines.units import prefix
 
 view = ui.view()
 ui.page_header("报表审核", view)
+if flash := st.session_state.pop("rv_flash", None):
+    st.success(flash)
 
 STATE_OPTIONS = {"submitted": "待审核", "returned": "已退回", "approved": "已通过", None: "全部"}
 state = st.radio("审核状态", list(STATE_OPTIONS), format_func=STATE_OPTIONS.get, horizontal=True, key="rv_state")
@@ -45,7 +47,7 @@ if not detail["problems"].empty:
                                                          "field": "字段", "message": "提示"}),
                      hide_index=True, width="stretch")
 with st.expander("村级数值", expanded=False):
-    labels = {"village_name": "村(社区)", "source_row": "行号", **queries.field_labels("village")}
+    labels = {"source_row": "行号", **queries.field_labels("village")}
     st.dataframe(detail["values"].rename(columns=labels), hide_index=True, width="stretch")
 
 
@@ -76,5 +78,3 @@ elif state_now == "approved":
         reason = st.text_area("解锁原因(必填)", max_chars=500, key="rv_reason")
         if st.form_submit_button("解锁"):
             act("unlock", reason)
-if flash := st.session_state.pop("rv_flash", None):
-    st.success(flash)

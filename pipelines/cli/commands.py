@@ -22,7 +22,7 @@ import pandas as pd
 from pipelines.access.accounts import add_user, disable_user, get_user, list_users, new_password, reset_password
 from pipelines.access.audit import entries
 from pipelines.access.review import approve, return_submission, review_queue, unlock
-from pipelines.access.roles import User, local_admin
+from pipelines.access.roles import ROLES as ROLE_NAMES, User, local_admin
 from pipelines.bench.dashboard import bench_dashboard
 from pipelines.bench.dashboard import report_lines as dashboard_report_lines
 from pipelines.bench.ingest import bench_ingest, report_lines as ingest_report_lines
@@ -265,7 +265,16 @@ def cmd_sample_region(args: argparse.Namespace) -> int:
 @command("init")
 def cmd_init(args: argparse.Namespace) -> int:
     """``init``: build the database from the bundled samples."""
-    emit(init_database(_db(args), progress=not args.json), args)
+    report = init_database(_db(args), progress=not args.json)
+    if args.json:
+        emit(report, args)
+        return 0
+    accounts, where = report.pop("accounts", []), report.pop("accounts_file", "")
+    emit(report, args)
+    print(f"\n演示账户(每个角色一个;已写入 {where},勿提交):")
+    for a in accounts:
+        print(f"  {a['name']:<9} 密码 {a['password']:<16} {ROLE_NAMES.get(a['role'], a['role'])} {a['display_name']}")
+    print("启动仪表盘后用其中一个账户登录;正式数据库不会建立这些账户,请用 rural-targets user add 新建。")
     return 0
 
 

@@ -88,8 +88,8 @@ def submission_row(con: duckdb.DuckDBPyConnection, submission_id: int) -> dict[s
 def submission_village_values(con: duckdb.DuckDBPyConnection, submission_id: int) -> pd.DataFrame:
     """The village rows of one submission with the villages' names, in the order of the file."""
     return con.execute(
-        """SELECT u.name AS village_name, v.* EXCLUDE (submission_id, township_code, period)
-           FROM village_values v LEFT JOIN units u ON u.code = v.village_code
+        """SELECT v.* EXCLUDE (submission_id, township_code, period)
+           FROM village_values v
            WHERE v.submission_id = ? ORDER BY v.source_row""", [submission_id]).df()
 
 

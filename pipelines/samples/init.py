@@ -171,10 +171,10 @@ def _load_returns(con: duckdb.DuckDBPyConnection, progress: bool) -> dict[str, A
 # ------------------------------------------------------------------ demo accounts (the sample only)
 
 DEMO_ACCOUNTS = (   # name, role, unit, display name
-    ("admin", "admin", None, "系统管理员(示例)"),
-    ("shi", "city", "439900000000", "示例市民政局(示例)"),
-    ("biquan", "county", "439921000000", "碧泉县民政局审核员(示例)"),
-    ("huangzui", "clerk", "439921101000", "黄嘴镇填报员(示例)"),
+    ("admin", "admin", None, "赵敏"),
+    ("shi", "city", "439900000000", "陈华"),
+    ("biquan", "county", "439921000000", "王军"),
+    ("huangzui", "clerk", "439921101000", "李梅"),
 )
 
 
