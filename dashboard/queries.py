@@ -180,10 +180,24 @@ def sign_in(name: str, password: str) -> User:
         return accounts_api.sign_in(con, name.strip(), password, client=client())
 
 
-def sign_out(u: User, reason: str = "logout") -> None:
-    """Record the end of a session in the audit trail."""
+def open_session(u: User) -> str:
+    """A new session for the signed-in user: the token for the browser's session cookie."""
     with writing() as con:
-        audit_api.record(con, u, "logout", details={"reason": reason}, unit=u.unit, client=client())
+        return accounts_api.open_session(con, u, client=client())
+
+
+def resume_session(token: str | None) -> User | None:
+    """The user of the browser's open session (its cookie), None when there is none or it has ended."""
+    if not token:
+        return None
+    with writing() as con:
+        return accounts_api.resume_session(con, token)
+
+
+def sign_out(token: str | None, reason: str = "logout") -> None:
+    """End the session (退出登录, or idle): audited."""
+    with writing() as con:
+        accounts_api.end_session(con, token, reason=reason)
 
 
 def idle_minutes() -> int:

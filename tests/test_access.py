@@ -326,3 +326,23 @@ def test_cli_acts_as_the_named_user_with_its_rights(db, tmp_path):
     assert "clerk_c" in {u["name"] for u in users} and not any("hash" in k for u in users for k in u)
     short = cli(path, "user", "add", "clerk_d", "--role", "clerk", "--unit", F.TC, "--password-stdin", stdin="123\n")
     assert short.returncode == 2 and "AUTH004" in short.stderr
+
+
+def test_a_session_token_survives_a_reload_until_idle_logout_or_disable(db):
+    con, _, _ = db
+    user = accounts.sign_in(con, "clerk_a", PASSWORD)
+    t0 = dt.datetime(2026, 3, 2, 9, 0)
+    token = accounts.open_session(con, user, now=t0)
+    assert len(token) >= 40 and con.execute("SELECT count(*) FROM user_sessions WHERE token_hash = ?",
+                                            [token]).fetchone()[0] == 0          # only the hash is stored
+    assert accounts.resume_session(con, token, now=t0 + dt.timedelta(minutes=20)).name == "clerk_a"
+    assert accounts.resume_session(con, token, now=t0 + dt.timedelta(minutes=45)).name == "clerk_a"
+    assert accounts.resume_session(con, token + "x", now=t0) is None
+    assert accounts.resume_session(con, token, now=t0 + dt.timedelta(minutes=80)) is None     # idle > 30 min
+    assert accounts.resume_session(con, token, now=t0 + dt.timedelta(minutes=81)) is None     # and stays ended
+    second = accounts.open_session(con, user, now=t0)
+    accounts.end_session(con, second, now=t0)
+    assert accounts.resume_session(con, second, now=t0) is None
+    third = accounts.open_session(con, user)
+    accounts.disable_user(con, ADMIN, "clerk_a")
+    assert accounts.resume_session(con, third) is None

@@ -17,6 +17,9 @@ import pytest
 from pipelines.bench.dashboard import streamlit_server
 from pipelines.access.roles import local_admin
 from conftest import unlock_for_upload
+from pipelines.samples.init import DEMO_ACCOUNTS
+
+DEMO = {name: display for name, _, _, display in DEMO_ACCOUNTS}
 
 ADMIN = local_admin("测试管理员")
 
@@ -114,11 +117,21 @@ def _settle(page, timeout_ms: int = 30000) -> None:
 
 
 def _open(page, server, path: str, user: str) -> None:
-    """Open ``path`` signed in as the demo account ``user`` (a new page load is a new session: the
-    sign-in form first, then the page asked for)."""
+    """Open ``path`` signed in as the demo account ``user``: a first visit shows nothing but the
+    sign-in form; once signed in, the session cookie keeps the browser signed in across page loads
+    (another user signs out first)."""
     page.goto(f"{server['base']}/{path}")
-    page.get_by_label("用户名").wait_for(timeout=30000)
+    page.locator('[data-testid="stForm"], [data-testid="stSidebar"]').first.wait_for(timeout=30000)
     _settle(page)
+    display = DEMO[user]
+    if page.get_by_role("button", name="退出登录").count():
+        if display in page.locator('[data-testid="stSidebar"]').inner_text():
+            return
+        page.get_by_role("button", name="退出登录").click()
+        page.get_by_label("用户名").wait_for(timeout=30000)
+        page.goto(f"{server['base']}/{path}")
+        page.get_by_label("用户名").wait_for(timeout=30000)
+        _settle(page)
     assert "乡村治理目标监测" in page.locator('[data-testid="stMain"]').inner_text()
     assert page.locator('[data-testid="stSidebarNav"]').count() == 0        # nothing but the form
     page.get_by_label("用户名").fill(user)
@@ -126,6 +139,7 @@ def _open(page, server, path: str, user: str) -> None:
     page.get_by_role("button", name="登录").click()
     page.get_by_role("button", name="退出登录").wait_for(timeout=30000)
     _settle(page)
+    assert display in page.locator('[data-testid="stSidebar"]').inner_text()
 
 
 def _shot(page, name: str) -> Path:

@@ -21,6 +21,8 @@ log = queries.audit_entries(user_name=who, action=action, since=since, limit=200
 if log.empty:
     st.info("所选条件下没有记录。")
 else:
+    log[["object", "unit", "client"]] = log[["object", "unit", "client"]].astype("object").where(
+        log[["object", "unit", "client"]].notna(), "")
     shown = log.assign(详情=log["details"].map(lambda d: "" if not d else "; ".join(
         f"{k}={v}" for k, v in d.items() if v not in (None, "", [])))).rename(columns={
             "id": "编号", "at": "时间", "user": "用户", "action_zh": "操作", "object": "对象", "unit": "单位代码",

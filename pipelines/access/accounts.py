@@ -2,7 +2,9 @@
 
 An account has a user name, a display name, a role and the unit it belongs to (``roles``), an
 argon2id password hash (argon2-cffi; the password itself is never stored or logged), a disabled
-flag, the time of its last sign-in and its failed attempts. ``settings.accounts`` sets the minimum
+flag, the time of its last sign-in and its failed attempts. A dashboard session is a random token
+in the browser's session cookie whose hash is stored (``open_session``, ``resume_session``,
+``end_session``), so that reloading a page does not ask to sign in again. ``settings.accounts`` sets the minimum
 password length, how many failed sign-ins in a row lock an account and for how long, and the idle
 time after which a dashboard session ends. Every change takes the acting user (an admin) and is
 written to the audit trail.
@@ -10,6 +12,7 @@ written to the audit trail.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import secrets
 from typing import Any
@@ -97,6 +100,8 @@ def disable_user(con: duckdb.DuckDBPyConnection, actor: User, name: str) -> None
     _exists(con, name)
     with transaction(con):
         con.execute("UPDATE users SET disabled = TRUE WHERE name = ?", [name])
+        con.execute("UPDATE user_sessions SET ended_at = ? WHERE user_name = ? AND ended_at IS NULL",
+                    [dt.datetime.now(), name])
         audit.record(con, actor, "user_disable", object=name)
 
 
@@ -166,3 +171,53 @@ def _verify(hashed: str, password: str) -> bool:
         return _HASHER.verify(hashed, password or "")
     except (VerificationError, InvalidHashError):
         return False
+
+
+# ------------------------------------------------------------------ dashboard sessions
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def open_session(con: duckdb.DuckDBPyConnection, user: User, client: str | None = None,
+                 now: dt.datetime | None = None) -> str:
+    """A new session for a signed-in ``user``: the random token for the browser's cookie (only its hash
+    is stored)."""
+    token = secrets.token_urlsafe(32)
+    now = now or dt.datetime.now()
+    con.execute("INSERT INTO user_sessions (token_hash, user_name, created_at, last_seen, client) VALUES (?, ?, ?, ?, ?)",
+                [_token_hash(token), user.name, now, now, client])
+    return token
+
+
+def resume_session(con: duckdb.DuckDBPyConnection, token: str | None, now: dt.datetime | None = None) -> User | None:
+    """The user of a session still open — not ended, active within ``idle_minutes``, its account
+    enabled — with its last activity moved to ``now``; None otherwise (an idle session is ended)."""
+    if not token:
+        return None
+    now = now or dt.datetime.now()
+    row = con.execute(
+        "SELECT s.last_seen, s.ended_at, u.name, u.role, u.unit, u.display_name, u.disabled FROM user_sessions s "
+        "JOIN users u ON u.name = s.user_name WHERE s.token_hash = ?", [_token_hash(token)]).fetchone()
+    if row is None or row[1] is not None or row[6]:
+        return None
+    if now - row[0] > dt.timedelta(minutes=_settings().idle_minutes):
+        end_session(con, token, now, reason="idle")
+        return None
+    con.execute("UPDATE user_sessions SET last_seen = ? WHERE token_hash = ?", [now, _token_hash(token)])
+    return User(name=row[2], role=row[3], unit=row[4], display_name=row[5])
+
+
+def end_session(con: duckdb.DuckDBPyConnection, token: str | None, now: dt.datetime | None = None,
+                reason: str = "logout") -> None:
+    """End a session (退出登录 or idle); the end goes to the audit trail."""
+    if not token:
+        return
+    now = now or dt.datetime.now()
+    row = con.execute("SELECT user_name, ended_at FROM user_sessions WHERE token_hash = ?",
+                      [_token_hash(token)]).fetchone()
+    if row is None or row[1] is not None:
+        return
+    with transaction(con):
+        con.execute("UPDATE user_sessions SET ended_at = ? WHERE token_hash = ?", [now, _token_hash(token)])
+        audit.record(con, row[0], "logout", details={"reason": reason}, at=now)

@@ -32,3 +32,15 @@ CREATE TABLE IF NOT EXISTS audit_log (
     details   VARCHAR,              -- JSON
     client    VARCHAR
 );
+
+-- Dashboard sessions: a browser keeps a random token in a session cookie; only its SHA-256 is stored.
+-- A session ends on 退出登录, after settings.accounts.idle_minutes without activity, or when the account
+-- is disabled.
+CREATE TABLE IF NOT EXISTS user_sessions (
+    token_hash VARCHAR PRIMARY KEY,
+    user_name  VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    last_seen  TIMESTAMP NOT NULL,
+    ended_at   TIMESTAMP,
+    client     VARCHAR
+);
