@@ -12,10 +12,11 @@ import time
 import streamlit as st
 
 from dashboard import queries
+from pipelines.access.accounts import SESSION_COOKIE
 from pipelines.access.roles import User
 from pipelines.errors import RuralTargetsError, render
 
-COOKIE = "rural_targets_session"
+COOKIE = SESSION_COOKIE
 _SEEN, _TOKEN, _NOTE, _COOKIE_OUT = "_last_seen", "_session_token", "_signin_note", "_cookie_out"
 _TOUCH_S = 60          # how often an active session tells the database it is still in use
 

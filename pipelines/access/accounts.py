@@ -28,6 +28,7 @@ from pipelines.errors import RuralTargetsError
 from pipelines.store.db import transaction
 
 _HASHER = PasswordHasher()
+SESSION_COOKIE = "rural_targets_session"      # the browser's session cookie (its token's hash is stored)
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{2,32}$")
 _DUMMY = _HASHER.hash("not a password of anyone")       # unknown names cost as much time as known ones
 COLUMNS = ("name", "display_name", "role", "unit", "email", "disabled", "created_at", "created_by", "last_login",

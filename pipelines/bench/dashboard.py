@@ -32,6 +32,8 @@ from typing import Any
 
 import duckdb
 
+from pipelines.access.accounts import SESSION_COOKIE
+from pipelines.access.roles import User, local_admin
 from pipelines.catalog.definitions import catalog
 from pipelines.compute.refresh import refresh
 from pipelines.compute.stored import is_fresh
@@ -41,6 +43,7 @@ from pipelines.store import db
 
 CACHE = generated_dir("bench")
 APP = dashboard_app()
+BENCH_USER = User(name="bench", role="admin", unit=None, display_name="基准测试")   # pages are measured signed in
 GENERATOR_VERSION = "2"
 PERIODS = quarters("2023Q1", "2025Q4")
 PROVINCE = "430000000000"
@@ -403,9 +406,29 @@ def _settle(page: Any, timeout_s: float) -> None:
                            timeout=timeout_s * 1000)
 
 
-def _clear_server_caches(browser: Any, base: str, query: str, timeout_s: float) -> None:
-    """Empty the server's st.cache_data / st.cache_resource with the app's own "Clear caches" (key c)."""
+def _signed_in_context(browser: Any, base: str, token: str) -> Any:
+    """A new browser context carrying the bench account's session cookie (a signed-in user)."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    ctx.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": base}])
+    return ctx
+
+
+def bench_session(db_path: Path) -> str:
+    """A session token of a ``bench`` admin account in ``db_path`` (created with a random password)."""
+    from pipelines.access.accounts import add_user, new_password, open_session
+
+    con = db.connect(db_path)
+    try:
+        if con.execute("SELECT count(*) FROM users WHERE name = 'bench'").fetchone()[0] == 0:
+            add_user(con, local_admin("bench"), "bench", "admin", None, new_password(), "基准测试")
+        return open_session(con, BENCH_USER)
+    finally:
+        con.close()
+
+
+def _clear_server_caches(browser: Any, base: str, query: str, timeout_s: float, token: str) -> None:
+    """Empty the server's st.cache_data / st.cache_resource with the app's own "Clear caches" (key c)."""
+    ctx = _signed_in_context(browser, base, token)
     try:
         page = ctx.new_page()
         page.goto(f"{base}/catalog{query}")
@@ -438,19 +461,20 @@ def browser_first_paint(db_path: Path, pages: list[str] | None = None, plan: str
     titles = {pb.page: pb.title for pb in _pages({})}
     out = []
     log = Path(tempfile.mkdtemp(prefix="bench-browser-")) / "streamlit.log"
+    token = bench_session(db_path)
     try:
         with streamlit_server(db_path, log, timeout_s) as base, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
             try:
-                ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+                ctx = _signed_in_context(browser, base, token)
                 ctx.new_page().goto(f"{base}/{query}")  # the server's start: imports, the first script run
                 _settle(ctx.pages[0], timeout_s)
                 ctx.close()
                 for page_path in pages or list(PAINTED):
                     url, selector, text, what = PAINTED[page_path]
                     if cold:
-                        _clear_server_caches(browser, base, query, timeout_s)
-                    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+                        _clear_server_caches(browser, base, query, timeout_s, token)
+                    ctx = _signed_in_context(browser, base, token)
                     try:
                         page = ctx.new_page()
                         page.goto(f"{base}/{url}{query}", wait_until="commit")
@@ -535,12 +559,15 @@ def bench_dashboard(scale: float = 1.0, plan: str = "changde-2018", repeat: int 
     rows = []
     try:
         # the server's own start (imports, the catalog's YAML, Streamlit's component scan) is not a page's render
-        AppTest.from_file(str(APP), default_timeout=600).run()
+        warm = AppTest.from_file(str(APP), default_timeout=600)
+        warm.session_state["user"] = BENCH_USER
+        warm.run()
         for pb in _pages(ctx):
             firsts, changes, problems = [], [], []
             for _ in range(repeat):
                 _clear_caches()
                 at = AppTest.from_file(str(APP), default_timeout=600)
+                at.session_state["user"] = BENCH_USER       # signed in: the pages, not the sign-in form
                 at.session_state["plan"] = plan
                 at.session_state["city"] = city
                 at.switch_page(pb.page)

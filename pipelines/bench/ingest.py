@@ -176,9 +176,10 @@ def build_batch(limit: int | None = None, period: str = "2024Q3") -> tuple[Path,
     base.mkdir(parents=True, exist_ok=True)
     reg_db = base / "registry.duckdb"
     if not reg_db.exists():
+        from pipelines.access.roles import local_admin
         from pipelines.registry.load import load_registry
         con = db.connect(base / "building.duckdb")
-        load_registry(con, reg_files)
+        load_registry(con, reg_files, actor=local_admin("bench"))
         con.close()
         os.replace(base / "building.duckdb", reg_db)
     con = duckdb.connect(str(reg_db), read_only=True)
@@ -782,8 +783,10 @@ def run_side(side: str, db_path: str, files: list[str]) -> dict[str, Any]:
 
     t0, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     if side == "ours":
+        from pipelines.access.roles import local_admin
         from pipelines.ingest.pipeline import ingest_paths
-        reports = [r.as_dict() for r in ingest_paths(con, [Path(f) for f in files], progress=progress)]
+        reports = [r.as_dict() for r in ingest_paths(con, [Path(f) for f in files], actor=local_admin("bench"),
+                                                     progress=progress)]
         rejected = [(r["file"], sorted({p["code"] for p in r["problems"] if p["severity"] == "error"}))
                     for r in reports if r["status"] == "rejected"]
     else:
