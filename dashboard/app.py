@@ -35,24 +35,29 @@ PAGES = {
     ],
 }
 
-REVIEW = st.Page("app_pages/review.py", title="报表审核", icon="🔎", url_path="review")
-AUDIT = st.Page("app_pages/audit.py", title="操作日志", icon="📜", url_path="audit")
 
+def pages(user: signin.User | None) -> dict[str, list]:
+    """Every page, each registered for every user so that a link keeps its page across the sign-in;
+    报表审核 and 操作日志 are shown only to the roles that may use them (the pages check again)."""
+    def shown(action: str) -> str:
+        return "visible" if user is not None and queries.may(action) else "hidden"
 
-def pages_for(user: signin.User) -> dict[str, list]:
-    """The pages the user's role may open: 报表审核 for reviewers, 操作日志 for county, city and admin."""
-    pages = {group: list(items) for group, items in PAGES.items()}
-    if queries.may("review"):
-        pages["报送与督办"].insert(1, REVIEW)
-    if queries.may("audit"):
-        pages["参考"].append(AUDIT)
-    return pages
+    out = {group: list(items) for group, items in PAGES.items()}
+    out["报送与督办"].insert(1, st.Page("app_pages/review.py", title="报表审核", icon="🔎", url_path="review",
+                                    visibility=shown("review")))
+    out["参考"].append(st.Page("app_pages/audit.py", title="操作日志", icon="📜", url_path="audit",
+                             visibility=shown("audit")))
+    return out
 
 
 with ui.guard():
     queries.ensure_database()
-    user = signin.gate()
-    nav = st.navigation(pages_for(user))
+    user = signin.current_user()
+    if user is None:
+        st.navigation(pages(None), position="hidden")     # the link's page is kept for after the sign-in
+        signin.form()
+        st.stop()
+    nav = st.navigation(pages(user))
     st.sidebar.markdown("**乡村治理目标监测** · 民政")
     signin.sign_out_button(user)
     ui.controls()

@@ -174,6 +174,11 @@ def may(action: str, unit: str | None = None) -> bool:
     return allowed(user(), action, unit)
 
 
+def require_role(action: str) -> None:
+    """AUTH010 unless the signed-in user's role may do ``action`` (a page that is not for every role)."""
+    require(user(), action)
+
+
 def sign_in(name: str, password: str) -> User:
     """Check a name and password (pipelines.access.accounts.sign_in; audited either way)."""
     with writing() as con:

@@ -21,32 +21,29 @@ _SEEN, _TOKEN, _NOTE, _COOKIE_OUT = "_last_seen", "_session_token", "_signin_not
 _TOUCH_S = 60          # how often an active session tells the database it is still in use
 
 
-def gate() -> User:
-    """The signed-in user; without one, the sign-in form is drawn and the run stops here."""
+def current_user() -> User | None:
+    """The signed-in user of this browser session (resumed from its session cookie after a reload),
+    or None; an idle or ended session is closed here with a note for the form."""
     ss = st.session_state
     _write_cookie()
     user = ss.get(queries.USER_KEY)
     now = time.monotonic()
     if isinstance(user, User):
         idle = queries.idle_minutes()
-        seen = ss.get(_SEEN, now)
-        if now - seen <= idle * 60:
+        if now - ss.get(_SEEN, now) <= idle * 60:
             if now - ss.get("_touched", now) > _TOUCH_S:
                 ss["_touched"] = now
                 if queries.resume_session(ss.get(_TOKEN)) is None and ss.get(_TOKEN):
-                    return _ended("登录已失效,请重新登录。")
+                    _ended("登录已失效,请重新登录。")
             ss[_SEEN] = now
             return user
         queries.sign_out(ss.get(_TOKEN), "idle")
-        return _ended(render("AUTH012", minutes=idle))
+        _ended(render("AUTH012", minutes=idle))
     token = _cookie()
     user = queries.resume_session(token)
     if user is not None:
         ss[queries.USER_KEY], ss[_TOKEN], ss[_SEEN], ss["_touched"] = user, token, now, now
-        return user
-    _form()
-    st.stop()
-    raise AssertionError("st.stop() returns only in bare mode")
+    return user
 
 
 def sign_out_button(user: User) -> None:
@@ -57,7 +54,7 @@ def sign_out_button(user: User) -> None:
         _ended("已退出登录。")
 
 
-def _ended(note: str) -> User:
+def _ended(note: str) -> None:
     ss = st.session_state
     for key in list(ss.keys()):
         del ss[key]
@@ -85,7 +82,8 @@ def _write_cookie() -> None:
     st.html(f"<script>{js}</script>", unsafe_allow_javascript=True)
 
 
-def _form() -> None:
+def form() -> None:
+    """The sign-in form (and, on the sample database, where the demo accounts are)."""
     left, mid, right = st.columns([1, 2, 1])
     with mid:
         st.title("乡村治理目标监测")

@@ -32,7 +32,9 @@ def commands() -> list[str]:
 def test_the_parser_has_the_commands_the_readme_describes():
     assert commands() == ["targets", "registry load", "registry list", "template", "ingest", "submissions", "values",
                           "indicators", "progress", "laggards", "completeness", "refresh", "task update", "task list",
-                          "county record", "init", "sample region", "bench ingest", "bench progress",
+                          "county record", "user add", "user list", "user disable", "user reset-password",
+                          "review list", "review approve", "review return", "review unlock", "audit",
+                          "init", "sample region", "bench ingest", "bench progress",
                           "bench dashboard", "docs cli"]
 
 
@@ -58,7 +60,7 @@ def test_reference_shows_options_usage_and_help():
     assert "`rural-targets template (--township CODE | --county CODE) --period P -o PATH [--json]`" in text
     assert "- `--period P` — 报告期,如 2024Q3(必填)" in text
     assert "- `--level {province,city,county,township,village,department}` — 只列出该层级(department:督办任务的责任单位)" in text
-    assert "`rural-targets county record --county CODE --year YEAR [--set FIELD=VALUE ...] [--by NAME] [--json]`" in text
+    assert "`rural-targets county record --county CODE --year YEAR [--set FIELD=VALUE ...] [--as NAME] [--json]`" in text
     assert "- `--seed SEED` — 随机种子(默认 20181107)" in text
     assert "- `--status S` — 只列这些状态(英文键,可重复或用逗号分隔)" in text  # says 可重复 itself
 

@@ -158,3 +158,11 @@ def test_the_audit_page_for_admin_and_county_only(dash_db):
     assert {"时间", "用户", "操作", "对象", "结果"} <= set(log.columns)
     clerk = run("overview", CLERK)
     assert not clerk.exception
+
+
+def test_a_clerk_opening_the_review_or_audit_page_by_its_address_is_refused(dash_db):
+    for page in ("review", "audit"):
+        at = run(page, CLERK)
+        assert not at.exception
+        assert any("AUTH010" in e.value and "没有" in e.value for e in at.error), [e.value for e in at.error]
+        assert not at.dataframe

@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import queries, ui
 
+queries.require_role("audit")
 view = ui.view()
 ui.page_header("操作日志", view)
 st.caption("登录、上传(检查与导入)、审核、退回、解锁、任务进展、区县情况、账户变更和区划名录导入,每一次都记录在此,只增不改。")

@@ -6,6 +6,7 @@ import streamlit as st
 from dashboard import queries, ui
 from pipelines.units import prefix
 
+queries.require_role("review")
 view = ui.view()
 ui.page_header("报表审核", view)
 if flash := st.session_state.pop("rv_flash", None):

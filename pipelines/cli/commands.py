@@ -230,7 +230,8 @@ def cmd_submissions(args: argparse.Namespace) -> int:
     rows = list_submissions(_db(args), township=args.township, period=args.period, include_superseded=args.all)
     rows = plain_records(pd.DataFrame(rows)) if rows else []
     emit(rows, args, None if args.json else ["id", "township_code", "township_name", "period", "file_name",
-                                             "uploaded_at", "status", "village_rows", "warnings"])
+                                             "uploaded_at", "uploaded_by", "status", "review_status", "village_rows",
+                                             "warnings"])
     return 0
 
 

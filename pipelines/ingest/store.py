@@ -213,7 +213,8 @@ def list_submissions(con: duckdb.DuckDBPyConnection, township: str | None = None
     rows = con.execute(
         """SELECT s.id, s.township_code, u.name AS township_name, s.period, s.file_name, s.file_kind, s.sha256,
                   s.size_bytes, s.uploaded_at, s.uploaded_by, s.status, s.superseded_by, s.village_rows,
-                  s.township_rows, s.warnings, s.archive_path
+                  s.township_rows, s.warnings, s.archive_path, s.review_status, s.reviewed_by, s.reviewed_at,
+                  s.review_comment
            FROM submissions s LEFT JOIN units u ON u.code = s.township_code
            WHERE (CAST(? AS VARCHAR) IS NULL OR s.township_code = ?)
              AND (CAST(? AS VARCHAR) IS NULL OR s.period = ?)
