@@ -120,7 +120,7 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "AUTH008": ("error", "{role_zh}的所属单位应为{expected}级代码,{unit} 是{level}级", "role {role} needs a {expected} unit, {unit} is a {level}"),
     "AUTH009": ("error", "用户名 {user} 无效:只能用字母、数字、下划线、连字符或点,2–32 位", "invalid user name {user}"),
     "AUTH010": ("error", "{user}({role_zh})没有{action}的权限;如需办理,请联系{who}", "{user} ({role}) may not {action_en}"),
-    "AUTH011": ("error", "{user}({role_zh},{home})不能{action} {target}:不在本账户管辖范围内",
+    "AUTH011": ("error", "{user}({role_zh},{home})不能{action}({target}):不在本账户管辖范围内;请由该单位的账户办理",
                 "{user} ({role}, {home}) may not {action_en} {target}: outside the account's units"),
     "AUTH012": ("error", "登录已超时(超过 {minutes} 分钟未操作),请重新登录", "session expired after {minutes} idle minutes"),
     "AUTH013": ("error", "两次输入的密码不一致", "the two passwords differ"),

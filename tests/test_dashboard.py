@@ -45,6 +45,14 @@ PAGES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def signed_in(monkeypatch):
+    """Queries called outside a page run as the signed-in test administrator."""
+    from dashboard import queries
+
+    monkeypatch.setattr(queries, "user", lambda: ADMIN)
+
+
 def app(page: str | None = None, params: dict[str, str] | None = None, as_user: User | None = ADMIN,
         **state) -> AppTest:
     """The dashboard at ``page`` (a file stem of dashboard/app_pages) with sidebar state, run once,

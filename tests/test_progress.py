@@ -17,6 +17,7 @@ import pyarrow as pa
 import pytest
 
 import fixture_region as F
+from pipelines.store.db import begin as db_begin, rollback as db_rollback
 from pipelines.catalog.definitions import ROOT, catalog, load_catalog
 from pipelines.compute import refresh as refresh_module
 from pipelines.errors import RuralTargetsError
@@ -355,7 +356,7 @@ def test_township_sheet_milestone_dates(region, tmp_path):
     # and its year-end report on 2020-01-10 (late); 乙镇 its half-year report on 2019-07-20 (late), no year-end one
     dates = {(F.TA, "2019Q2"): ("2019-07-03", None), (F.TA, "2019Q4"): (None, "2020-01-10"),
              (F.TB, "2019Q2"): ("2019-07-20", None)}
-    con.execute("BEGIN TRANSACTION")
+    db_begin(con)
     try:
         for sid, town, period in con.execute("SELECT id, township_code, period FROM submissions "
                                              "WHERE status = 'active'").fetchall():
@@ -364,7 +365,7 @@ def test_township_sheet_milestone_dates(region, tmp_path):
                         "year_end_report_date) VALUES (?, ?, ?, ?, ?)", [sid, town, period, half, year_end])
         frame = assess_frame(con, cat, target="ts-town-reports", stored=False)
     finally:
-        con.execute("ROLLBACK")
+        db_rollback(con)
 
     def statuses(unit):
         return list(frame[frame["unit_code"] == unit].sort_values("period")["status"])

@@ -24,7 +24,8 @@ from pipelines.periods import due_date, period_bounds
 from pipelines.samples.init import init_database
 from pipelines.samples.simulation import SEED, simulate
 from pipelines.samples.writers import return_filename, soffice, write_return
-from pipelines.access.roles import local_admin
+from pipelines.access.review import unlock
+from pipelines.access.roles import User, local_admin
 
 ADMIN = local_admin("测试管理员")
 
@@ -420,12 +421,19 @@ def test_init_builds_the_whole_history_and_is_idempotent(registry_db, sim, tmp_p
         assert again["unchanged"] == arrived and again["stored"] == again["rejected"] == again["generated"] == 0
         assert second_s < 15, second_s
 
-        # a clerk's own upload for a sample township and quarter is kept by a later init
+        # the sample's history is approved: a clerk's corrected upload is refused (locked) until the county
+        # unlocks it; then it is stored, and kept by a later init
         township, period = "439922204000", "2025Q4"
         values = sim.values(township, period)
         values["village"][0]["social_orgs"] += 1
         mine = write_return(con, township, period, values, tmp_path / "mine.xlsx")
-        [clerk] = ingest_uploads(con, [(mine.name, mine.read_bytes())], actor=ADMIN)
+        clerk_user = User(name="clerk", role="clerk", unit=township)
+        [locked] = ingest_uploads(con, [(mine.name, mine.read_bytes())], actor=clerk_user)
+        assert locked.status == "rejected" and [p.code for p in locked.errors] == ["ING052"]
+        [sid] = con.execute("SELECT id FROM submissions WHERE township_code = ? AND period = ? AND status = 'active'",
+                            [township, period]).fetchone()
+        unlock(con, ADMIN, sid, "测试:允许乡镇更正")
+        [clerk] = ingest_uploads(con, [(mine.name, mine.read_bytes())], actor=clerk_user)
         assert clerk.status == "stored"
 
         shutil.rmtree(tmp_path / "generated")

@@ -17,6 +17,7 @@ import re
 import pytest
 
 import fixture_region as F
+from pipelines.store.db import begin as db_begin, rollback as db_rollback
 from pipelines.catalog.definitions import load_catalog
 from pipelines.compute.assess import assess_frame
 from pipelines.compute.laggards import laggards
@@ -128,9 +129,9 @@ def series(frame, column: str, **where) -> list:
 def rollback(region):
     """The region's connection inside a transaction rolled back after the test."""
     con, cat, _ = region
-    con.execute("BEGIN TRANSACTION")
+    db_begin(con)
     yield con, cat
-    con.execute("ROLLBACK")
+    db_rollback(con)
 
 
 # ---------------------------------------------------------------------------- honest about missing data

@@ -160,7 +160,7 @@ def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, by
 
 def _refusal(actor: User, township: str, report: FileReport) -> RuralTargetsError:
     try:
-        require(actor, "ingest", township, target=f"{report.township_name or township} 的报表")
+        require(actor, "ingest", township, target=f"{report.township_name or ''} {township}".strip())
     except RuralTargetsError as exc:
         return exc
     raise AssertionError("allowed() and require() disagree")

@@ -98,23 +98,42 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(f'ALTER TABLE {table} ADD COLUMN "{f.id}" {SQL_TYPES[f.type]}')
 
 
+_BEGUN: set[int] = set()        # connections inside a transaction begun with ``begin``
+
+
+def begin(con: duckdb.DuckDBPyConnection) -> None:
+    """BEGIN a transaction that ``transaction`` blocks inside it join (end it with ``rollback`` or
+    ``commit``)."""
+    con.execute("BEGIN TRANSACTION")
+    _BEGUN.add(id(con))
+
+
+def commit(con: duckdb.DuckDBPyConnection) -> None:
+    """COMMIT the transaction of ``begin``."""
+    _BEGUN.discard(id(con))
+    con.execute("COMMIT")
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """ROLLBACK the transaction of ``begin``."""
+    _BEGUN.discard(id(con))
+    con.execute("ROLLBACK")
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """BEGIN … COMMIT, rolled back on any exception. Inside a transaction the caller already began,
-    the block simply runs in it (the caller commits or rolls back)."""
-    try:
-        con.execute("BEGIN TRANSACTION")
-    except duckdb.TransactionException as exc:
-        if "within a transaction" not in str(exc):
-            raise
+    """BEGIN … COMMIT, rolled back on any exception. Inside a transaction begun with ``begin`` (or
+    another ``transaction``) the block runs in it; the outer one commits or rolls back."""
+    if id(con) in _BEGUN:
         yield con
         return
+    begin(con)
     try:
         yield con
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
-    con.execute("COMMIT")
+    commit(con)
 
 
 @contextmanager
