@@ -11,6 +11,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from pipelines.cells import put
+
 from dashboard import ui
 
 RED = "C00000"
@@ -71,22 +73,22 @@ def circular_xlsx(df: pd.DataFrame, *, title: str, subtitle: str, asof_text: str
     last = get_column_letter(ncol)
 
     ws.merge_cells(f"A1:{last}1")
-    ws["A1"] = title
+    put(ws, 1, 1, title)
     ws["A1"].font = Font(name="宋体", bold=True, size=16)
     ws["A1"].alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     ws.row_dimensions[1].height = 36
     ws.merge_cells(f"A2:{last}2")
-    ws["A2"] = subtitle
+    put(ws, 2, 1, subtitle)
     ws["A2"].font = Font(name="宋体", size=11)
     ws["A2"].alignment = Alignment(horizontal="center")
     ws.merge_cells(f"A3:{last}3")
-    ws["A3"] = f"范围:{scope}    {asof_text}    制表日期:{ui.fmt_date(made or dt.date.today())}"
+    put(ws, 3, 1, f"范围:{scope}    {asof_text}    制表日期:{ui.fmt_date(made or dt.date.today())}")
     ws["A3"].font = Font(name="宋体", size=10)
     ws["A3"].alignment = Alignment(horizontal="right")
 
     header_row = 5
     for j, name in enumerate(CIRCULAR_COLUMNS, start=1):
-        c = ws.cell(header_row, j, name if name not in ("当前值", "目标值", "差距") or not unit else f"{name}({unit})")
+        c = put(ws, header_row, j, name if name not in ("当前值", "目标值", "差距") or not unit else f"{name}({unit})")
         c.font = Font(name="宋体", bold=True, size=11)
         c.fill = HEAD_FILL
         c.border = BOX
@@ -99,7 +101,7 @@ def circular_xlsx(df: pd.DataFrame, *, title: str, subtitle: str, asof_text: str
             current = rec["_section"]
             n = int((rows["_section"] == current).sum())
             ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=ncol)
-            head = ws.cell(r, 1, f"{rec['_section_zh']}({n} 个,不参与排名)")
+            head = put(ws, r, 1, f"{rec['_section_zh']}({n} 个,不参与排名)")
             head.font = Font(name="宋体", bold=True, size=11)
             head.fill = HEAD_FILL
             head.border = BOX
@@ -107,7 +109,7 @@ def circular_xlsx(df: pd.DataFrame, *, title: str, subtitle: str, asof_text: str
         severe = rec["_status"] in SEVERE and rec["_section"] == RANKED
         for j, name in enumerate(CIRCULAR_COLUMNS, start=1):
             v = rec[name]
-            c = ws.cell(r, j, None if ui.is_blank(v) or v == "" else v)
+            c = put(ws, r, j, None if ui.is_blank(v) or v == "" else v)
             c.border = BOX
             c.font = Font(name="宋体", size=11, color=RED if severe else None, bold=severe and name == "状态")
             if severe:
@@ -127,7 +129,7 @@ def circular_xlsx(df: pd.DataFrame, *, title: str, subtitle: str, asof_text: str
     r += 1
     for note in notes:
         ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=ncol)
-        ws.cell(r, 1, note).font = Font(name="宋体", size=10)
+        put(ws, r, 1, note).font = Font(name="宋体", size=10)
         ws.cell(r, 1).alignment = Alignment(wrap_text=True, vertical="top")
         ws.row_dimensions[r].height = max(30, 15 * (1 + len(note) // 70))
         r += 1
@@ -171,19 +173,19 @@ def matrix_xlsx(matrix: pd.DataFrame, codes: dict[str, str], *, title: str, subt
     ws.title = "报送情况"
     ncol = len(matrix.columns)
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=max(ncol, 1))
-    ws["A1"] = title
+    put(ws, 1, 1, title)
     ws["A1"].font = Font(name="宋体", bold=True, size=14)
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=max(ncol, 1))
-    ws["A2"] = subtitle
+    put(ws, 2, 1, subtitle)
     for j, name in enumerate(matrix.columns, start=1):
-        c = ws.cell(4, j, str(name))
+        c = put(ws, 4, j, str(name))
         c.font = Font(bold=True)
         c.fill = HEAD_FILL
         c.border = BOX
         c.alignment = Alignment(horizontal="center", wrap_text=True)
     for i, rec in enumerate(matrix.itertuples(index=False), start=5):
         for j, v in enumerate(rec, start=1):
-            c = ws.cell(i, j, None if ui.is_blank(v) else v)
+            c = put(ws, i, j, None if ui.is_blank(v) else v)
             c.border = BOX
             text = str(v) if not ui.is_blank(v) else ""
             for key, fill in fills.items():

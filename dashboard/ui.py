@@ -2,6 +2,7 @@
 session state and in the URL), formats, status colours, downloads and empty states."""
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import logging
@@ -17,6 +18,7 @@ from dashboard import queries
 from pipelines.catalog.definitions import catalog
 from pipelines.compute.rows import coverage_text as row_coverage_text
 from pipelines.compute.rules import STATUS_ZH, VERDICT_ZH, WORST_FIRST, status_label
+from pipelines.cells import csv_frame, put
 from pipelines.errors import ProblemsError, RuralTargetsError, render  # noqa: F401 - re-exported for pages
 from pipelines.periods import period_bounds, period_label
 from pipelines.textwidth import text_width
@@ -448,15 +450,15 @@ def xlsx_bytes(df: pd.DataFrame, title: str | None = None, sheet: str = "数据"
     ws.title = sheet[:31]
     row = 1
     if title:
-        ws.cell(1, 1, title).font = Font(bold=True, size=14)
+        put(ws, 1, 1, title).font = Font(bold=True, size=14)
         row = 3
     for j, col in enumerate(df.columns, start=1):
-        c = ws.cell(row, j, str(col))
+        c = put(ws, row, j, str(col))
         c.font = Font(bold=True)
         c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     for i, rec in enumerate(df.itertuples(index=False), start=row + 1):
         for j, v in enumerate(rec, start=1):
-            ws.cell(i, j, _cell(v))
+            put(ws, i, j, _cell(v))
     for j, col in enumerate(df.columns, start=1):
         width = max([text_width(str(col))] + [text_width(str(v)) for v in df.iloc[:200, j - 1]]) + 2
         ws.column_dimensions[get_column_letter(j)].width = min(max(width, 6), 60)
@@ -482,8 +484,8 @@ def _cell(v: Any) -> Any:
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
-    """UTF-8 with BOM, so Excel and WPS open the Chinese text correctly."""
-    return df.to_csv(index=False).encode("utf-8-sig")
+    """UTF-8 with BOM, so Excel and WPS open the Chinese text correctly; text never reads as a formula."""
+    return csv_frame(df).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8-sig")  # \r in text stays in its cell
 
 
 def downloads(df: pd.DataFrame, name: str, key: str, title: str | None = None,

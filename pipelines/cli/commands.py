@@ -28,6 +28,7 @@ from pipelines.bench.dashboard import report_lines as dashboard_report_lines
 from pipelines.bench.ingest import bench_ingest, report_lines as ingest_report_lines
 from pipelines.bench.progress import bench_progress
 from pipelines.catalog.definitions import catalog
+from pipelines.cells import csv_value
 from pipelines.compute.assess import assess
 from pipelines.compute.completeness import area_of, completeness, default_quarter, min_coverage
 from pipelines.compute.indicators import compute
@@ -76,7 +77,7 @@ def emit(rows: list[dict[str, Any]] | dict[str, Any], args: argparse.Namespace,
     if getattr(args, "csv", False):
         writer = csv.DictWriter(sys.stdout, fieldnames=cols, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: csv_value(v) for k, v in r.items()} for r in rows)   # text never reads as a formula
         return
     if not rows:
         print("(无)")

@@ -51,6 +51,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
+
+from pipelines.cells import put
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.page import PageMargins
@@ -266,7 +268,7 @@ def _write_data_sheet(ws: Worksheet, spec: SheetSpec, unit_text: str, period: st
         header_lines = max(header_lines, lines)
 
         for r, value in enumerate(values, start=first):
-            cell = ws.cell(r, c, value if value else None)
+            cell = put(ws, r, c, value if value else None)       # registry names are data, never formulas
             cell.font, cell.border = data_font, _BORDER
             cell.number_format = _number_format(f)
             if f.locked:
@@ -382,7 +384,7 @@ def _write_meta_sheet(wb: Workbook, pairs: list[tuple[str, str]]) -> None:
     rows = {}
     for r, (key, value) in enumerate(pairs, start=1):
         for c, v in ((1, key), (2, value)):
-            cell = ws.cell(r, c, str(v))
+            cell = put(ws, r, c, str(v))
             cell.number_format = "@"
         rows[key] = r
     ws.column_dimensions["A"].width = 22
@@ -396,7 +398,7 @@ def _write_meta_sheet(wb: Workbook, pairs: list[tuple[str, str]]) -> None:
 
 def _merged(ws: Worksheet, row: int, c1: int, c2: int, value: str, font: Font, align: str,
             wrap: bool = False) -> None:
-    cell = ws.cell(row, c1, value)
+    cell = put(ws, row, c1, value)
     cell.font = font
     cell.alignment = Alignment(horizontal=align, vertical="center", wrap_text=wrap)
     if c2 > c1:
