@@ -164,6 +164,7 @@ def test_a_locked_database_is_a_message_not_a_traceback(dash_db):
         assert not at.exception
         errors = [e.value for e in at.error]
         assert any("请稍后再试" in e and "GEN002" in e for e in errors), errors
+        assert not any(str(dash_db.parent) in e for e in errors), errors          # no server path on the page
     finally:
         holder.kill()
         holder.wait()

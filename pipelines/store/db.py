@@ -44,7 +44,7 @@ def _open(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnecti
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
                 if "lock" in str(exc).lower():
-                    raise RuralTargetsError("GEN002", db=str(path)) from None
+                    raise RuralTargetsError("GEN002", name=Path(path).name, db=str(path)) from None
                 raise
             time.sleep(0.2)
 
