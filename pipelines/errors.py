@@ -65,6 +65,7 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "ING011": ("error", "{cell}({label})应填整数,现为 {value}", "{cell} ({field}): not an integer: {value}"),
     "ING012": ("error", "{cell}({label})不能小于 {min},现为 {value}", "{cell} ({field}): below {min}: {value}"),
     "ING023": ("error", "{cell}({label})不能大于 {max},现为 {value};请核对是否多填了位数", "{cell} ({field}): above {max}: {value}"),
+    "ING024": ("error", "{cell}({label})是 Excel 错误值 {value}(公式出错),请改正公式或直接填写数值", "{cell} ({field}): Excel error value {value}"),
     "ING013": ("error", "{cell}({label})应填\"是\"或\"否\",现为 \"{value}\"", "{cell} ({field}): not yes/no: {value}"),
     "ING014": ("error", "{cell}({label})只能填 {choices},现为 \"{value}\"", "{cell} ({field}): not one of {choices}: {value}"),
     "ING015": ("error", "{cell}({label})应填日期,如 2024-07-05 或 2024年7月5日,现为 \"{value}\"", "{cell} ({field}): not a date: {value}"),

@@ -34,7 +34,7 @@ KNOWN_ISSUES: dict[str, str] = {}  # file → reason, for an expectation ingest 
 
 REQUIRED_CLASSES = {"ING001", "ING002", "ING003", "ING004", "ING005", "ING006", "ING007", "ING010", "ING011",
                     "ING012", "ING013", "ING014", "ING015", "ING016", "ING017", "ING019", "ING020", "ING021",
-                    "ING023", "ING030", "ING031", "ING032", "ING033", "ING034", "ING035", "ING036", "ING037", "ING038",
+                    "ING023", "ING024", "ING030", "ING031", "ING032", "ING033", "ING034", "ING035", "ING036", "ING037", "ING038",
                     "ING040"}
 
 

@@ -240,6 +240,9 @@ class _Checker:
                 if (r, c) in sheet.formulas_without_value:
                     self.add("ING038", sheet.name, cell_ref(sheet.name, r, c), fid, raw)
                     continue
+                if (r, c) in sheet.error_values:
+                    self.add("ING024", sheet.name, cell_ref(sheet.name, r, c), fid, sheet.error_values[(r, c)])
+                    continue
                 value, err = normalise(raw, spec.type, spec.unit, spec.values)
                 if err:
                     extra = {"choices": "/".join(spec.values)} if spec.values else {}

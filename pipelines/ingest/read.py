@@ -39,6 +39,7 @@ class Sheet:
     hidden_rows: set[int] = field(default_factory=set)
     hidden_cols: set[int] = field(default_factory=set)
     formulas_without_value: set[tuple[int, int]] = field(default_factory=set)
+    error_values: dict[tuple[int, int], str] = field(default_factory=dict)   # #DIV/0!, #REF! … (calamine: blank)
 
     def cell(self, r: int, c: int) -> Any:
         """The value at row ``r``, column ``c`` (0-based); None outside the grid."""
@@ -93,6 +94,17 @@ class ReturnFile:
                     scan_sheet(part, sheet)
         except (zipfile.BadZipFile, KeyError, ValueError, ET.ParseError):
             return
+
+
+MAX_COLUMNS = 16384          # XFD: the widest sheet Excel writes
+
+
+def _zero(size: str | None) -> bool:
+    """Whether a row height or column width attribute is zero (the row or column is hidden)."""
+    try:
+        return size is not None and float(size) == 0
+    except ValueError:
+        return False
 
 
 def cell_ref(sheet: str, r: int, c: int) -> str:
@@ -189,7 +201,8 @@ class _SheetScan:
         self.row = 0                  # 1-based number of the current row (``r`` is optional in OOXML …)
         self.last_ref: str | None = None
         self.since_ref = 0            # … and so is a cell's: it then follows the previous cell
-        self.formula = self.value = self.in_value = False
+        self.formula = self.value = self.in_value = self.error = False
+        self.text = ""
 
     def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
         # defusedxml is not a dependency: a worksheet part never has a DTD, and without one no entity
@@ -205,6 +218,7 @@ class _SheetScan:
             else:
                 self.since_ref += 1
             self.formula = self.value = False
+            self.error, self.text = attrs.get("t") == "e", ""
         elif tag in _VALUE:
             self.in_value = True
         elif tag in _FORMULA:
@@ -212,23 +226,32 @@ class _SheetScan:
         elif tag in _ROW:
             self.row = int(attrs["r"]) if "r" in attrs else self.row + 1
             self.last_ref, self.since_ref = None, 0
-            if attrs.get("hidden") in _TRUE:
+            if attrs.get("hidden") in _TRUE or _zero(attrs.get("ht")):      # a row of zero height is hidden too
                 self.sheet.hidden_rows.add(self.row - 1)
-        elif tag in _COL and attrs.get("hidden") in _TRUE:
-            self.sheet.hidden_cols.update(range(int(attrs["min"]) - 1, int(attrs["max"])))
+        elif tag in _COL and (attrs.get("hidden") in _TRUE or _zero(attrs.get("width"))):
+            try:      # clipped to the sheet's 16,384 columns: a declared range never builds a huge set
+                lo, hi = max(int(attrs["min"]), 1), min(int(attrs["max"]), MAX_COLUMNS)
+            except (KeyError, ValueError):
+                return
+            self.sheet.hidden_cols.update(range(lo - 1, hi))
 
     def data(self, text: str) -> None:
         """Text inside an element: a value's text means the cell has a cached value."""
         if self.in_value and text:
             self.value = True
+            if self.error and len(self.text) < 16:
+                self.text += text
 
     def end(self, tag: str) -> None:
         """An element closes: a formula cell without a value is recorded."""
         if tag in _VALUE:
             self.in_value = False
-        elif tag in _CELL and self.formula and not self.value:
+        elif tag in _CELL and (self.error or (self.formula and not self.value)):
             col = (coordinate_to_tuple(self.last_ref)[1] if self.last_ref else 0) + self.since_ref
-            self.sheet.formulas_without_value.add((self.row - 1, col - 1))
+            if self.error:
+                self.sheet.error_values[(self.row - 1, col - 1)] = self.text.strip() or "#错误"
+            else:
+                self.sheet.formulas_without_value.add((self.row - 1, col - 1))
 
     def close(self) -> None:
         """End of the part (XMLParser asks its target for a result; there is none)."""

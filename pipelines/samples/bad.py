@@ -145,6 +145,12 @@ def _bad_cases() -> list[dict[str, Any]]:
         cell = b.village[f"{b.col['social_orgs']}{b.first}"]
         cell.value = cell.value * 10
 
+    def error_cell(fid: str, error: str):
+        def make(b: _Bad) -> None:
+            cell = b.village[f"{b.col[fid]}{b.first}"]
+            cell.value, cell.data_type = error, "e"           # what Excel saves for a failed formula
+        return make
+
     def town_cell(fid: str, value: Any):
         def make(b: _Bad) -> None:
             b.township[f"{b.tcol[fid]}{b.first}"].value = value
@@ -183,6 +189,9 @@ def _bad_cases() -> list[dict[str, Any]]:
         dict(file="ING023_平均年龄超出上限.xlsx", code="ING023", make=set_cell("leadership_avg_age", 455),
              where=lambda b: (V, b.ref("leadership_avg_age"), "leadership_avg_age"),
              defect="第一个村“两委”班子成员平均年龄填成 455(多打了一位,上限 80)"),
+        dict(file="ING024_公式错误值.xlsx", code="ING024", make=error_cell("volunteers", "#DIV/0!"),
+             where=lambda b: (V, b.ref("volunteers"), "volunteers"),
+             defect="第一个村的注册志愿者人数是公式错误值 #DIV/0!(除以零)"),
         dict(file="ING013_是否栏填写有误.xlsx", code="ING013", make=set_cell("has_elder_association", "已建立"),
              where=lambda b: (V, b.ref("has_elder_association"), "has_elder_association"),
              defect="第一个村“是否建立老年协会”填成“已建立”(应为 是/否)"),
