@@ -87,6 +87,12 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "ING038": ("error", "{cell}({label})是公式但没有计算结果;请在 Excel/WPS 中打开后保存一次,或把公式改为数值", "{cell} ({field}): formula without a cached value"),
     "ING039": ("error", "{sheet} 第 {row} 行没有村代码;每个数据行都必须有村(社区)代码", "{sheet} row {row}: village code missing"),
     "ING040": ("warning", "{cell}:{name} 的{label}为 {value},上期为 {previous},变化异常,请核对", "{cell}: {field} of {name} is {value}, previous {previous}: unusual change"),
+    # --- ingest: limits (schemas/settings.yaml: limits) --------------------------------
+    "ING060": ("error", "{file} 有 {size} MB,超过上限 {limit} MB;请只上传本乡镇的季度报表", "{file}: {size} MB, over the {limit} MB limit"),
+    "ING061": ("error", "{file} 解压后过大({part}:{size} MB,压缩比 {ratio}:1;上限 {limit} MB、{max_ratio}:1),文件可能已损坏或不是报表;请用 Excel 或 WPS 重新保存后上传",
+               "{file}: part {part} inflates to {size} MB (ratio {ratio}:1), over the limits"),
+    "ING062": ("error", "{file} 的“{sheet}”表使用范围过大(到 {cell},{rows} 行 × {cols} 列;上限 {max_rows} 行 × {max_cols} 列);请删除表格以外的内容(包括远处的空格式单元格)后重新保存",
+               "{file}: sheet {sheet} uses up to {cell} ({rows} rows × {cols} columns), over the limits"),
     # --- ingest: the store ----------------------------------------------------------
     "ING050": ("error", "没有需要导入的文件", "no files given"),
     "ING051": ("error", "找不到报送记录:{detail}", "no such submission: {detail}"),

@@ -395,6 +395,16 @@ class ReviewSettings(_Model):
     progress_uses: Literal["approved", "stored"] = "approved"
 
 
+class LimitSettings(_Model):
+    """Bounds every uploaded file is checked against before it is parsed (settings.yaml ``limits``)."""
+
+    max_file_mb: float = Field(default=20, gt=0)
+    max_unzipped_mb: float = Field(default=200, gt=0)       # all parts of an .xlsx together, uncompressed
+    max_compression_ratio: float = Field(default=200, gt=1)  # any part: uncompressed ÷ compressed
+    max_rows: int = Field(default=20000, ge=10)             # rows a sheet uses
+    max_columns: int = Field(default=500, ge=10)            # columns a sheet uses
+
+
 class Settings(_Model):
     """schemas/settings.yaml."""
 
@@ -404,6 +414,7 @@ class Settings(_Model):
     reporting: ReportingSettings = ReportingSettings()
     accounts: AccountSettings = AccountSettings()
     review: ReviewSettings = ReviewSettings()
+    limits: LimitSettings = LimitSettings()
 
 
 class Catalog(_Model):

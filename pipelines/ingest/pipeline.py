@@ -80,7 +80,7 @@ def check_file(con: duckdb.DuckDBPyConnection, name: str, data: bytes, units: Un
     """Read and check one file without storing anything; its report, and what to store if it has no error."""
     report = FileReport(Path(name).name)
     try:
-        ret = read_return(name, data)
+        ret = read_return(name, data, catalog().settings.limits)
     except RuralTargetsError as exc:  # the file itself cannot be read
         report.problems.append(Problem(exc.code, exc.context))
         return report, None

@@ -19,6 +19,8 @@ from xml.etree import ElementTree as ET
 from openpyxl.utils import coordinate_to_tuple, get_column_letter
 from python_calamine import CalamineWorkbook
 
+from pipelines.catalog.definitions import LimitSettings
+
 from pipelines.errors import RuralTargetsError
 
 EXCEL_KINDS = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls"}
@@ -40,6 +42,7 @@ class Sheet:
     hidden_cols: set[int] = field(default_factory=set)
     formulas_without_value: set[tuple[int, int]] = field(default_factory=set)
     error_values: dict[tuple[int, int], str] = field(default_factory=dict)   # #DIV/0!, #REF! … (calamine: blank)
+    extent: tuple[int, int] = (0, 0)      # rows × columns the sheet uses (the farthest cell), before reading
 
     def cell(self, r: int, c: int) -> Any:
         """The value at row ``r``, column ``c`` (0-based); None outside the grid."""
@@ -51,8 +54,9 @@ class ReturnFile:
     """The raw content of one uploaded file; sheets are parsed when first asked for."""
 
     def __init__(self, name: str, kind: str, data: bytes, sheets: list[Sheet] | None = None,
-                 workbook: CalamineWorkbook | None = None):
+                 workbook: CalamineWorkbook | None = None, limits: LimitSettings | None = None):
         self.name, self.kind, self.data = name, kind, data
+        self.limits = limits or LimitSettings()
         self._wb = workbook
         self._cache: dict[str, Sheet] = {s.name: s for s in sheets or []}
         self.sheet_names: list[str] = list(workbook.sheet_names) if workbook else list(self._cache)
@@ -71,17 +75,32 @@ class ReturnFile:
             return self._cache[name]
         if self._wb is None or name not in self.sheet_names:
             return None
+        sheet = Sheet(name, [], self._visible.get(name, True))
+        if self.kind == "xlsx":
+            self._scan(sheet)                     # first: the extent is known before any grid is built
+            self._within_limits(sheet)
         try:
             s = self._wb.get_sheet_by_name(name)
-            rows = s.to_python(skip_empty_area=False)
-            merged = [(a[0], a[1], b[0], b[1]) for a, b in (s.merged_cell_ranges or [])]
+            if self.kind != "xlsx":
+                height, width = s.height, s.width
+                sheet.extent = (height, width)
+                self._within_limits(sheet)
+            sheet.rows = s.to_python(skip_empty_area=False)
+            sheet.merged = [(a[0], a[1], b[0], b[1]) for a, b in (s.merged_cell_ranges or [])]
+        except RuralTargetsError:
+            raise
         except Exception as exc:  # noqa: BLE001 - calamine raises several types for broken files
             raise RuralTargetsError("ING006", file=self.name, detail=str(exc)[:200]) from None
-        sheet = Sheet(name, rows, self._visible.get(name, True), merged)
-        if self.kind == "xlsx":
-            self._scan(sheet)
         self._cache[name] = sheet
         return sheet
+
+    def _within_limits(self, sheet: Sheet) -> None:
+        rows, cols = sheet.extent
+        if rows > self.limits.max_rows or cols > self.limits.max_columns:
+            raise RuralTargetsError("ING062", file=self.name, sheet=sheet.name,
+                                    cell=f"{get_column_letter(min(max(cols, 1), 16384))}{max(rows, 1)}",
+                                    rows=rows, cols=cols, max_rows=self.limits.max_rows,
+                                    max_cols=self.limits.max_columns)
 
     def _scan(self, sheet: Sheet) -> None:
         """Hidden rows/columns and value-less formulas, from the sheet's XML (calamine has neither)."""
@@ -112,21 +131,47 @@ def cell_ref(sheet: str, r: int, c: int) -> str:
     return f"{sheet}!{get_column_letter(c + 1)}{r + 1}"
 
 
-def read_return(name: str, data: bytes) -> ReturnFile:
-    """Parse ``data`` (the bytes of a file called ``name``) into sheets of cell values.
+def read_return(name: str, data: bytes, limits: LimitSettings | None = None) -> ReturnFile:
+    """Parse ``data`` (the bytes of a file called ``name``) into sheets of cell values, within
+    ``limits`` (settings.yaml ``limits``): checked before anything is parsed — the file's size
+    (ING060), every part of an .xlsx uncompressed and its compression ratio (ING061), and, sheet
+    by sheet, the rows and columns it uses (ING062: read from the sheet XML before any grid is built).
 
     Raises RuralTargetsError ING006 when the file cannot be read, GEN003 for an unknown type.
     """
+    limits = limits or LimitSettings()
+    size_mb = len(data) / 2**20
+    if size_mb > limits.max_file_mb:
+        raise RuralTargetsError("ING060", file=name, size=f"{size_mb:.1f}", limit=f"{limits.max_file_mb:g}")
     suffix = Path(name).suffix.lower()
     if suffix == ".csv":
-        return ReturnFile(name, "csv", data, [_read_csv(name, data)])
+        return ReturnFile(name, "csv", data, [_read_csv(name, data, limits)], limits=limits)
     if suffix not in EXCEL_KINDS:
         raise RuralTargetsError("GEN003", file=name)
+    if EXCEL_KINDS[suffix] == "xlsx":
+        _check_zip(name, data, limits)
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - calamine raises several types for broken files
         raise RuralTargetsError("ING006", file=name, detail=str(exc)[:200]) from None
-    return ReturnFile(name, EXCEL_KINDS[suffix], data, workbook=wb)
+    return ReturnFile(name, EXCEL_KINDS[suffix], data, workbook=wb, limits=limits)
+
+
+def _check_zip(name: str, data: bytes, limits: LimitSettings) -> None:
+    """ING061 when the parts of an .xlsx inflate beyond the limits (the sizes the zip declares are
+    checked here; the XML scan reads no more than they say)."""
+    try:
+        infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except zipfile.BadZipFile:
+        return                                    # not a zip: calamine says what it is (ING006)
+    total = 0
+    for info in infos:
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if (info.file_size > 2**20 and ratio > limits.max_compression_ratio) or total > limits.max_unzipped_mb * 2**20:
+            raise RuralTargetsError("ING061", file=name, part=info.filename[:60], size=f"{info.file_size / 2**20:.0f}",
+                                    ratio=f"{ratio:.0f}", limit=f"{limits.max_unzipped_mb:g}",
+                                    max_ratio=f"{limits.max_compression_ratio:g}")
 
 
 def decode_text(data: bytes) -> str:
@@ -141,7 +186,7 @@ def decode_text(data: bytes) -> str:
     raise ValueError("既不是 UTF-8 也不是 GBK 编码")
 
 
-def _read_csv(name: str, data: bytes) -> Sheet:
+def _read_csv(name: str, data: bytes, limits: LimitSettings) -> Sheet:
     try:
         text = decode_text(data)
     except ValueError as exc:
@@ -150,7 +195,13 @@ def _read_csv(name: str, data: bytes) -> Sheet:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    rows = [list(r) for r in csv.reader(io.StringIO(text), dialect)]
+    rows = []
+    for r in csv.reader(io.StringIO(text), dialect):
+        if len(rows) >= limits.max_rows or len(r) > limits.max_columns:
+            raise RuralTargetsError("ING062", file=name, sheet=Path(name).stem, cell=f"第 {len(rows) + 1} 行",
+                                    rows=f"{len(rows) + 1}+", cols=len(r), max_rows=limits.max_rows,
+                                    max_cols=limits.max_columns)
+        rows.append(list(r))
     return Sheet(Path(name).stem, rows)
 
 
@@ -224,6 +275,7 @@ class _SheetScan:
         elif tag in _FORMULA:
             self.formula = True
         elif tag in _ROW:
+            self._row_extent()
             self.row = int(attrs["r"]) if "r" in attrs else self.row + 1
             self.last_ref, self.since_ref = None, 0
             if attrs.get("hidden") in _TRUE or _zero(attrs.get("ht")):      # a row of zero height is hidden too
@@ -253,6 +305,15 @@ class _SheetScan:
             else:
                 self.sheet.formulas_without_value.add((self.row - 1, col - 1))
 
+    def _row_extent(self) -> None:
+        """The row just read widens the sheet's extent to its last cell (one reference per row)."""
+        if self.last_ref is None and not self.since_ref:
+            return
+        col = (coordinate_to_tuple(self.last_ref)[1] if self.last_ref else 0) + self.since_ref
+        rows, cols = self.sheet.extent
+        self.sheet.extent = (max(rows, self.row), max(cols, col))
+
     def close(self) -> None:
         """End of the part (XMLParser asks its target for a result; there is none)."""
+        self._row_extent()
         return None

@@ -1,0 +1,81 @@
+"""Bounded by construction: a file over a limit of settings.yaml (size, zip parts, used range, rows)
+is refused with its own code before a grid is built — quickly, in little memory, nothing stored."""
+from __future__ import annotations
+
+import io
+import resource
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pipelines.access.roles import local_admin
+from pipelines.ingest.pipeline import ingest_uploads
+from pipelines.registry.load import load_registry
+from pipelines.samples.init import REGION_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD = ROOT / "data" / "samples" / "returns" / "439921101000_黄嘴镇_2025Q4.xlsx"
+ADMIN = local_admin("测试管理员")
+
+
+@pytest.fixture
+def con(tmp_db):
+    load_registry(tmp_db, [REGION_DIR / "units.csv"], actor=ADMIN)
+    return tmp_db
+
+
+def rewrite(data: bytes, change) -> bytes:
+    """``data`` (an .xlsx) with the 村级情况 sheet's XML passed through ``change``."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "xl/worksheets/sheet2.xml":
+                body = change(body)
+            dst.writestr(info, body)
+    return out.getvalue()
+
+
+def ingest_once(con, name: str, data: bytes):
+    before = con.execute("SELECT count(*) FROM submissions").fetchone()[0]
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    [report] = ingest_uploads(con, [(name, data)], actor=ADMIN)
+    seconds = time.perf_counter() - started
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) / 1024
+    assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] == before
+    return report, seconds, grown_mb
+
+
+def test_one_cell_at_xfd1048576_is_refused_before_any_grid(con):
+    def far(body: bytes) -> bytes:
+        return body.replace(b"</sheetData>", b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c>'
+                                              b"</row></sheetData>")
+    report, seconds, grown = ingest_once(con, "far.xlsx", rewrite(GOOD.read_bytes(), far))
+    assert [p.code for p in report.errors] == ["ING062"]
+    assert "XFD1048576" in report.errors[0].message
+    assert seconds < 5 and grown < 200
+
+
+def test_a_part_that_inflates_too_far_is_refused(con):
+    def bomb(body: bytes) -> bytes:
+        return body.replace(b"</worksheet>", b"<!--" + b" " * (300 * 2**20) + b"--></worksheet>")
+    data = rewrite(GOOD.read_bytes(), bomb)
+    assert len(data) < 2 * 2**20
+    report, seconds, grown = ingest_once(con, "bomb.xlsx", data)
+    assert [p.code for p in report.errors] == ["ING061"] and "压缩比" in report.errors[0].message
+    assert seconds < 5
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(con):
+    report, seconds, _ = ingest_once(con, "big.csv", b"x" * (21 * 2**20))
+    assert [p.code for p in report.errors] == ["ING060"] and "20 MB" in report.errors[0].message
+
+
+def test_a_csv_with_too_many_rows_is_refused(con):
+    data = "村代码,村名\n".encode() + b"439921101201,x\n" * 30000
+    report, seconds, _ = ingest_once(con, "rows.csv", data)
+    assert [p.code for p in report.errors] == ["ING062"] and seconds < 5
