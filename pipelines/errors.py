@@ -66,6 +66,8 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "ING012": ("error", "{cell}({label})不能小于 {min},现为 {value}", "{cell} ({field}): below {min}: {value}"),
     "ING023": ("error", "{cell}({label})不能大于 {max},现为 {value};请核对是否多填了位数", "{cell} ({field}): above {max}: {value}"),
     "ING024": ("error", "{cell}({label})是 Excel 错误值 {value}(公式出错),请改正公式或直接填写数值", "{cell} ({field}): Excel error value {value}"),
+    "ING025": ("error", "{cell}({label})的日期 {value} {why};请核对年份(日期格中的数字,如 12.28,会被 Excel 当作 1900 年的日期)",
+               "{cell} ({field}): date {value} {why_en}"),
     "ING013": ("error", "{cell}({label})应填\"是\"或\"否\",现为 \"{value}\"", "{cell} ({field}): not yes/no: {value}"),
     "ING014": ("error", "{cell}({label})只能填 {choices},现为 \"{value}\"", "{cell} ({field}): not one of {choices}: {value}"),
     "ING015": ("error", "{cell}({label})应填日期,如 2024-07-05 或 2024年7月5日,现为 \"{value}\"", "{cell} ({field}): not a date: {value}"),
@@ -88,6 +90,8 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "ING039": ("error", "{sheet} 第 {row} 行没有村代码;每个数据行都必须有村(社区)代码", "{sheet} row {row}: village code missing"),
     "ING040": ("warning", "{cell}:{name} 的{label}为 {value},上期为 {previous},变化异常,请核对", "{cell}: {field} of {name} is {value}, previous {previous}: unusual change"),
     # --- ingest: limits (schemas/settings.yaml: limits) --------------------------------
+    "ING063": ("warning", "另有 {more} 处 [{code}] 同类问题未逐一列出(每类只列前 {shown} 处);请先改正上面列出的,再重新上传检查",
+               "{more} more problems of {code} not listed (first {shown} shown)"),
     "ING060": ("error", "{file} 有 {size} MB,超过上限 {limit} MB;请只上传本乡镇的季度报表", "{file}: {size} MB, over the {limit} MB limit"),
     "ING061": ("error", "{file} 解压后过大({part}:{size} MB,压缩比 {ratio}:1;上限 {limit} MB、{max_ratio}:1),文件可能已损坏或不是报表;请用 Excel 或 WPS 重新保存后上传",
                "{file}: part {part} inflates to {size} MB (ratio {ratio}:1), over the limits"),

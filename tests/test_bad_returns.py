@@ -34,7 +34,7 @@ KNOWN_ISSUES: dict[str, str] = {}  # file → reason, for an expectation ingest 
 
 REQUIRED_CLASSES = {"ING001", "ING002", "ING003", "ING004", "ING005", "ING006", "ING007", "ING010", "ING011",
                     "ING012", "ING013", "ING014", "ING015", "ING016", "ING017", "ING019", "ING020", "ING021",
-                    "ING023", "ING024", "ING030", "ING031", "ING032", "ING033", "ING034", "ING035", "ING036", "ING037", "ING038",
+                    "ING023", "ING024", "ING025", "ING030", "ING031", "ING032", "ING033", "ING034", "ING035", "ING036", "ING037", "ING038",
                     "ING040"}
 
 
@@ -191,3 +191,17 @@ def test_outlier_is_found_when_the_previous_quarter_comes_in_the_same_upload(reg
     reports = ingest_uploads(registry_only, [(prev.name, prev.read_bytes()),
                                              (entry["file"], (BAD / entry["file"]).read_bytes())], actor=ADMIN)
     assert [p.code for p in reports[1].problems] == ["ING040"]
+
+
+def test_a_date_cell_holding_a_number_reads_as_1900_and_is_refused(con, tmp_path):
+    """12.28 typed into a date cell is saved by Excel as 1900-01-12: before the plans' period → ING025."""
+    import datetime as dt
+
+    entry = next(e for e in EXPECTED["files"] if e["code"] == "ING025")
+    wb = openpyxl.load_workbook(BAD / entry["file"])
+    wb[entry["sheet"]][entry["cell"].split("!")[1]].value = dt.datetime(1900, 1, 12)
+    path = tmp_path / "date_as_number.xlsx"
+    wb.save(path)
+    [report] = ingest_uploads(con, [(path.name, path.read_bytes())], dry_run=True, actor=ADMIN)
+    assert [(p.code, p.cell) for p in report.errors] == [("ING025", entry["cell"])]
+    assert "早于规划期" in report.errors[0].message and "12.28" in report.errors[0].message

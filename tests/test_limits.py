@@ -79,3 +79,18 @@ def test_a_csv_with_too_many_rows_is_refused(con):
     data = "村代码,村名\n".encode() + b"439921101201,x\n" * 30000
     report, seconds, _ = ingest_once(con, "rows.csv", data)
     assert [p.code for p in report.errors] == ["ING062"] and seconds < 5
+
+
+def test_thousands_of_duplicate_rows_give_a_short_report(con):
+    """Every village row repeated 150 times: ING032 listed 50 times, the rest counted (ING063)."""
+    sample = ROOT / "data" / "samples" / "returns" / "439922102000_龙垭镇_2025Q4.csv"
+    lines = sample.read_text(encoding="utf-8-sig").splitlines()
+    head = [i for i, line in enumerate(lines) if line.startswith("439922102")]
+    body = [lines[i] for i in head]
+    data = "\n".join(lines[:head[0]] + body * 150 + lines[head[-1] + 1:]).encode("utf-8")
+    report, seconds, _ = ingest_once(con, sample.name, data)
+    codes = [p.code for p in report.problems]
+    assert codes.count("ING032") == 50
+    [more] = [p for p in report.problems if p.code == "ING063"]
+    assert more.context["code"] == "ING032" and more.context["more"] == len(body) * 149 - 50
+    assert len(codes) < 120 and seconds < 20

@@ -8,6 +8,7 @@ its typed values, one record per row, ready for ``store``.
 """
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,6 +125,8 @@ class History:
 
 # ============================================================================ the check
 
+PROBLEMS_PER_CODE = 50      # problems of one code listed per file; the rest are counted (ING063)
+
 def check_return(cat: Catalog, ret: ReturnFile, units: Units, history: History) -> Checked:
     """Check ``ret`` against the catalog, the registry and the township's previous quarter.
 
@@ -135,6 +138,10 @@ def check_return(cat: Catalog, ret: ReturnFile, units: Units, history: History) 
     except RuralTargetsError as exc:
         checker.out.problems.append(Problem(exc.code, exc.context))
         checker.out.staged = None
+    for code, n in checker.counts.items():
+        if n > PROBLEMS_PER_CODE:
+            checker.out.problems.append(Problem("ING063", {"code": code, "more": n - PROBLEMS_PER_CODE,
+                                                           "shown": PROBLEMS_PER_CODE}))
     return checker.out
 
 
@@ -145,10 +152,16 @@ class _Checker:
         self.cat, self.ret, self.units, self.history = cat, ret, units, history
         self.out = Checked()
         self.flagged: set[tuple[str, str]] = set()     # (sheet, cell) already reported: no follow-on ING021
+        self.counts: dict[str, int] = {}
+        self.today = dt.date.today()
+        self.first_day = min((p.period_start for p in cat.plans.values()), default=dt.date(2000, 1, 1))
 
     def add(self, code: str, /, sheet: str | None = None, cell: str | None = None, field: str | None = None,
             value: Any = None, **context: Any) -> None:
         """Record a problem of ``code`` at ``sheet``/``cell``/``field``; ``context`` fills its message."""
+        self.counts[code] = self.counts.get(code, 0) + 1
+        if self.counts[code] > PROBLEMS_PER_CODE:       # counted, not listed: a report stays readable
+            return
         context.setdefault("file", self.ret.name)
         context.setdefault("sheet", sheet)
         context.setdefault("cell", cell)
@@ -253,6 +266,11 @@ class _Checker:
                     self.add("ING012", sheet.name, cell_ref(sheet.name, r, c), fid, raw, min=f"{spec.min:g}")
                 elif spec.max is not None and type(value) in (int, float) and value > spec.max:
                     self.add("ING023", sheet.name, cell_ref(sheet.name, r, c), fid, raw, max=f"{spec.max:g}")
+                elif isinstance(value, dt.date) and not self.first_day <= value <= self.today:
+                    late = value > self.today
+                    self.add("ING025", sheet.name, cell_ref(sheet.name, r, c), fid, value.isoformat(),
+                             why="晚于今天" if late else f"早于规划期({self.first_day.year}年)",
+                             why_en="is after today" if late else f"is before the plans' period ({self.first_day})")
                 else:
                     rec[fid] = value
         return records
