@@ -185,6 +185,9 @@ class _Checker:
             return
         layouts = find_layouts(ret, cat)
         for lay in layouts.values():
+            for fid, first, second in lay.duplicates:
+                self.add("ING026", lay.sheet.name, cell_ref(lay.sheet.name, lay.first_row - 1, second), fid,
+                         first=get_column_letter(first + 1), second=get_column_letter(second + 1))
             present = set(lay.columns.values())
             for f in lay.spec.fields:
                 if f.id not in present:
@@ -202,6 +205,8 @@ class _Checker:
         who = identify(ret.name, meta, village, village_rows.rows, township_layout, township_rows)
         for what, name_value, content_value in who.name_disagrees:
             self.add("ING005", what=what, name_value=name_value, content_value=content_value)
+        for what, place1, value1, place2, value2 in who.conflicts:
+            self.add("ING027", what=what, place1=place1, value1=value1, place2=place2, value2=value2)
         code, period = who.township, who.period
         if period is None:
             self.add("ING003")

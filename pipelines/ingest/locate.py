@@ -37,6 +37,7 @@ class Layout:
     headers: dict[int, str]
     first_row: int                   # first data row (0-based)
     label_row: int | None
+    duplicates: list[tuple[str, int, int]] = field(default_factory=list)   # field id, column kept, column also
 
     def column_of(self, field_id: str) -> int | None:
         """The column index holding ``field_id`` (None when the sheet has no such column)."""
@@ -59,6 +60,7 @@ class Identity:
     period: str | None
     code_at: tuple[str | None, str | None, str | None]             # sheet, cell, field
     name_disagrees: list[tuple[str, str, str]]                      # what, file-name value, content value
+    conflicts: list[tuple[str, str, str, str, str]] = field(default_factory=list)  # what, place, value, place, value
 
 
 def _field_keys(spec: SheetSpec) -> dict[str, str]:
@@ -86,16 +88,27 @@ def locate(sheet: Sheet, spec: SheetSpec) -> Layout | None:
             label_row, label_cols = r, by_label
     if id_row is None and label_row is None:
         return None
-    columns = dict(id_cols)
+    columns: dict[int, str] = {}
+    duplicates: list[tuple[str, int, int]] = []
+    for c, f in sorted(id_cols.items()):          # two columns with one field id: neither silently wins
+        first_col = next((k for k, v in columns.items() if v == f), None)
+        if first_col is None:
+            columns[c] = f
+        else:
+            duplicates.append((f, first_col, c))
     taken = set(columns.values())
-    for c, f in label_cols.items():  # a column added by hand without an id still maps by its header
-        if c not in columns and f not in taken:
+    for c, f in sorted(label_cols.items()):  # a column added by hand without an id still maps by its header
+        if c in id_cols:
+            continue
+        if f not in taken:
             columns[c] = f
             taken.add(f)
+        elif id_row is None:                       # no id row: two columns under one header
+            duplicates.append((f, next(k for k, v in columns.items() if v == f), c))
     header_row = label_row if label_row is not None else id_row
     headers = {c: clean_text(sheet.cell(header_row, c)) for c in columns}
     first = max(r for r in (id_row, label_row) if r is not None) + 1
-    return Layout(sheet, spec, columns, headers, first, label_row)
+    return Layout(sheet, spec, columns, headers, first, label_row, duplicates)
 
 
 def find_layouts(ret: ReturnFile, cat: Catalog) -> dict[str, Layout]:
@@ -177,8 +190,17 @@ def identify(file_name: str, meta: dict[str, str], village: Layout, village_rows
             if sheet_code:
                 name = township.sheet.name
                 code_at = (name, cell_ref(name, township_rows[0], col), "township_code")
+    meta_period = meta.get("period") and period_from_text(meta["period"])
     code = sheet_code or meta.get("township_code") or block_code
-    period = meta.get("period") and period_from_text(meta["period"]) or block_period
+    period = meta_period or block_period
+    conflicts = []
+    for what, stated in (("乡镇代码", [("乡镇情况表", sheet_code), ("隐藏的 _meta 表", meta.get("township_code")),
+                                      ("表头“填报单位”", block_code)]),
+                         ("报告期", [("隐藏的 _meta 表", meta_period), ("表头“报告期”", block_period)])):
+        known = [(place, value) for place, value in stated if value]
+        other = next(((place, value) for place, value in known[1:] if value != known[0][1]), None)
+        if other:                        # e.g. last quarter's file with its visible 报告期 edited
+            conflicts.append((what, *known[0], *other))
     if code is None:
         col = village.column_of("village_code")
         prefixes = {v[:9] for r in village_rows if (v := to_code(village.sheet.cell(r, col))[0])}
@@ -190,4 +212,4 @@ def identify(file_name: str, meta: dict[str, str], village: Layout, village_rows
         disagrees.append(("乡镇", m.group(1), code))
     if period and (m := _NAME_PERIOD.search(name)) and f"{m.group(1)}Q{m.group(2)}" != period:
         disagrees.append(("报告期", f"{m.group(1)}Q{m.group(2)}", period))
-    return Identity(code, period, code_at, disagrees)
+    return Identity(code, period, code_at, disagrees, conflicts)

@@ -167,7 +167,7 @@ def _bad_cases() -> list[dict[str, Any]]:
              defect="删除了隐藏的 _meta 表,表头“报告期:”后面的季度也被删掉"),
         dict(file="ING004_乡镇代码有误.xlsx", code="ING004", make=unknown_township,
              where=lambda b: (T, b.ref("township_code", sheet="township"), "township_code"),
-             defect="乡镇情况表的乡镇代码写成 439921110000(名录中没有这个乡镇)"),
+             also=["ING027"], defect="乡镇情况表的乡镇代码写成 439921110000(名录中没有这个乡镇,与表头、隐藏的 _meta 表也不一致)"),
         dict(file="ING005_439921100000_2025Q3.xlsx", code="ING005", make=lambda b: None, where=None,
              defect="文件名写的是另一个乡镇(仁井镇 439921100000)和另一个季度(2025Q3),表内是黄嘴镇 2025Q4;"
                     "按表内内容导入,并提示"),

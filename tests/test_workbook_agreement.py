@@ -1,0 +1,59 @@
+"""What a workbook says must agree: the township and period stated in _meta, the header block and the
+乡镇情况 sheet (ING027), and one column per field (ING026). Nothing is stored."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from pipelines.access.roles import local_admin
+from pipelines.ingest.pipeline import ingest_uploads
+from pipelines.registry.load import load_registry
+from pipelines.samples.init import REGION_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD = ROOT / "data" / "samples" / "returns" / "439921101000_黄嘴镇_2025Q4.xlsx"
+ADMIN = local_admin("测试管理员")
+
+
+@pytest.fixture
+def con(tmp_db):
+    load_registry(tmp_db, [REGION_DIR / "units.csv"], actor=ADMIN)
+    return tmp_db
+
+
+def check(con, path: Path):
+    [report] = ingest_uploads(con, [(path.name, path.read_bytes())], dry_run=True, actor=ADMIN)
+    assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] == 0
+    return report
+
+
+def test_last_quarters_file_with_its_visible_period_edited_is_refused(con, tmp_path):
+    wb = openpyxl.load_workbook(GOOD)
+    ws = wb["村级情况"]
+    cell = next(c for row in ws.iter_rows(max_row=6) for c in row if isinstance(c.value, str) and "报告期" in c.value)
+    cell.value = cell.value.replace("第4季度", "第3季度")
+    path = tmp_path / "edited.xlsx"
+    wb.save(path)
+    report = check(con, path)
+    [problem] = [p for p in report.errors if p.code == "ING027"]
+    assert "报告期" in problem.message and "2025Q4" in problem.message and "2025Q3" in problem.message
+    assert report.status == "rejected"
+
+
+def test_a_copied_column_with_the_same_field_id_is_refused(con, tmp_path):
+    wb = openpyxl.load_workbook(GOOD)
+    ws = wb["村级情况"]
+    id_row = next(r for r in range(1, 10) if any(c.value == "volunteers" for c in ws[r]))
+    source = next(c.column for c in ws[id_row] if c.value == "volunteers")
+    target = ws.max_column + 1
+    for r in range(1, ws.max_row + 1):
+        ws.cell(r, target).value = ws.cell(r, source).value
+    path = tmp_path / "copied.xlsx"
+    wb.save(path)
+    report = check(con, path)
+    [problem] = [p for p in report.errors if p.code == "ING026"]
+    letter = openpyxl.utils.get_column_letter
+    assert problem.field == "volunteers" and letter(source) in problem.message and letter(target) in problem.message
+    assert report.status == "rejected"
