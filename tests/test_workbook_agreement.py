@@ -57,3 +57,18 @@ def test_a_copied_column_with_the_same_field_id_is_refused(con, tmp_path):
     letter = openpyxl.utils.get_column_letter
     assert problem.field == "volunteers" and letter(source) in problem.message and letter(target) in problem.message
     assert report.status == "rejected"
+
+
+def test_a_twenty_digit_number_is_caught_by_the_check_and_costs_no_other_file(con, tmp_path):
+    wb = openpyxl.load_workbook(GOOD)
+    ws = wb["村级情况"]
+    id_row = next(r for r in range(1, 10) if any(c.value == "volunteers" for c in ws[r]))
+    col = next(c.column for c in ws[id_row] if c.value == "volunteers")
+    ws.cell(id_row + 2, col).value = 12345678901234567890
+    bad = tmp_path / "twenty_digits.xlsx"
+    wb.save(bad)
+    other = ROOT / "data" / "samples" / "returns" / "439921100000_仁井镇_2025Q4.xlsx"
+    reports = ingest_uploads(con, [(bad.name, bad.read_bytes()), (other.name, other.read_bytes())], actor=ADMIN)
+    assert reports[0].status == "rejected" and [p.code for p in reports[0].errors] == ["ING023"]
+    assert "1,000,000,000,000" in reports[0].errors[0].message
+    assert reports[1].status == "stored"

@@ -126,6 +126,7 @@ class History:
 # ============================================================================ the check
 
 PROBLEMS_PER_CODE = 50      # problems of one code listed per file; the rest are counted (ING063)
+NUMBER_CAP = 1e12           # no field of a township return counts beyond this (and BIGINT stops at 9.2e18)
 
 def check_return(cat: Catalog, ret: ReturnFile, units: Units, history: History) -> Checked:
     """Check ``ret`` against the catalog, the registry and the township's previous quarter.
@@ -269,8 +270,9 @@ class _Checker:
                     self.add("ING016", sheet.name, cell_ref(sheet.name, r, c), fid, raw)
                 elif spec.min is not None and type(value) in (int, float) and value < spec.min:
                     self.add("ING012", sheet.name, cell_ref(sheet.name, r, c), fid, raw, min=f"{spec.min:g}")
-                elif spec.max is not None and type(value) in (int, float) and value > spec.max:
-                    self.add("ING023", sheet.name, cell_ref(sheet.name, r, c), fid, raw, max=f"{spec.max:g}")
+                elif type(value) in (int, float) and abs(value) > (NUMBER_CAP if spec.max is None else spec.max):
+                    limit = NUMBER_CAP if spec.max is None else spec.max    # the cap: what a count can be at all
+                    self.add("ING023", sheet.name, cell_ref(sheet.name, r, c), fid, raw, max=f"{limit:,.15g}")
                 elif isinstance(value, dt.date) and not self.first_day <= value <= self.today:
                     late = value > self.today
                     self.add("ING025", sheet.name, cell_ref(sheet.name, r, c), fid, value.isoformat(),
