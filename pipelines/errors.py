@@ -148,6 +148,8 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "GEN001": ("error", "文件 {file} 不存在", "file {file} does not exist"),
     "GEN002": ("error", "数据库 {name} 正被另一个程序写入,请稍后再试(DuckDB 同一时间只允许一个写入进程)",
                "database {db} is locked by another writer; try again later"),
+    "GEN006": ("error", "数据库 {name} 无法打开:{detail}。程序不会覆盖或重建它;请用 rural-targets restore 从备份恢复,或请系统管理员处理",
+               "database {db} cannot be opened ({detail}); it is left untouched: restore a backup"),
     "GEN003": ("error", "不支持的文件类型 {file},请使用 .xlsx、.xls、.xlsm 或 .csv", "unsupported file type {file}"),
     "GEN004": ("error", "找不到数据库结构文件 schema*.sql(在 {where});程序安装不完整,请重新安装",
                "no schema SQL (schema*.sql) in {where}; the installation is incomplete"),

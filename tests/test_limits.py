@@ -94,3 +94,33 @@ def test_thousands_of_duplicate_rows_give_a_short_report(con):
     [more] = [p for p in report.problems if p.code == "ING063"]
     assert more.context["code"] == "ING032" and more.context["more"] == len(body) * 149 - 50
     assert len(codes) < 120 and seconds < 20
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 100, b"garbage that is not a database" * 50])
+def test_a_database_that_cannot_be_opened_is_named_and_left_untouched(tmp_path, content):
+    from pipelines.errors import RuralTargetsError
+    from pipelines.store.db import connect
+
+    path = tmp_path / "broken.duckdb"
+    path.write_bytes(content)
+    for read_only in (True, False):
+        with pytest.raises(RuralTargetsError) as exc:
+            connect(path, read_only=read_only, wait_s=0)
+        assert exc.value.code == "GEN006" and "broken.duckdb" in exc.value.message_zh
+        assert str(tmp_path) not in exc.value.message_zh and "restore" in exc.value.message_zh
+    assert path.read_bytes() == content
+
+
+def test_a_truncated_database_is_named_not_rebuilt(tmp_path):
+    from pipelines.errors import RuralTargetsError
+    from pipelines.store.db import connect
+
+    whole = tmp_path / "whole.duckdb"
+    con = connect(whole)
+    con.execute("CREATE TABLE t AS SELECT range AS x FROM range(100000)")
+    con.close()
+    cut = tmp_path / "cut.duckdb"
+    cut.write_bytes(whole.read_bytes()[:5000])
+    with pytest.raises(RuralTargetsError) as exc:
+        connect(cut)
+    assert exc.value.code == "GEN006" and cut.stat().st_size == 5000

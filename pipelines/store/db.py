@@ -45,8 +45,23 @@ def _open(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnecti
             if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
                 if "lock" in str(exc).lower():
                     raise RuralTargetsError("GEN002", name=Path(path).name, db=str(path)) from None
-                raise
+                raise RuralTargetsError("GEN006", name=Path(path).name, db=str(path),
+                                        detail=_why(str(exc))) from None
+        except (duckdb.SerializationException, duckdb.InternalException, duckdb.InvalidInputException) as exc:
+            raise RuralTargetsError("GEN006", name=Path(path).name, db=str(path), detail=_why(str(exc))) from None
             time.sleep(0.2)
+
+
+def _why(message: str) -> str:
+    """What is wrong with a database file, in words a clerk can pass on (no paths)."""
+    low = message.lower()
+    if "not a valid duckdb database" in low:
+        return "不是有效的数据库文件(可能为空或已被其他程序覆盖)"
+    if "could not read enough bytes" in low or "truncated" in low:
+        return "文件不完整(可能在复制或写入时中断)"
+    if "version" in low or "storage" in low:
+        return "由更新版本的程序写入,本程序无法读取"
+    return "文件已损坏"
 
 
 def connect(path: str | os.PathLike | None = None, read_only: bool = False,
