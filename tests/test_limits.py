@@ -124,3 +124,32 @@ def test_a_truncated_database_is_named_not_rebuilt(tmp_path):
     with pytest.raises(RuralTargetsError) as exc:
         connect(cut)
     assert exc.value.code == "GEN006" and cut.stat().st_size == 5000
+
+
+def test_backup_while_reading_then_restore_keeps_the_replaced_database(tmp_path):
+    from pipelines.errors import RuralTargetsError
+    from pipelines.store.backup import backup, restore
+    from pipelines.store.db import connect
+
+    live = tmp_path / "live.duckdb"
+    con = connect(live)
+    load_registry(con, [REGION_DIR / "units.csv"], actor=ADMIN)
+    units = con.execute("SELECT count(*) FROM units").fetchone()[0]
+    con.close()
+    reader = connect(live, read_only=True)             # the dashboard reading meanwhile
+    copy = backup(source=live)
+    reader.close()
+    assert copy.parent == tmp_path / "backups" and copy.suffix == ".duckdb"
+    con = connect(live)
+    con.execute("DELETE FROM units")                      # a mistake to undo
+    con.close()
+    result = restore(copy, live)
+    con = connect(live, read_only=True)
+    assert con.execute("SELECT count(*) FROM units").fetchone()[0] == units
+    con.close()
+    assert Path(result["kept"]).is_file() and "before-restore" in result["kept"]
+    junk = tmp_path / "junk.duckdb"
+    junk.write_bytes(b"not a database")
+    with pytest.raises(RuralTargetsError) as exc:
+        restore(junk, live)
+    assert exc.value.code == "GEN006"

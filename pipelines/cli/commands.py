@@ -43,6 +43,7 @@ from pipelines.periods import parse_period, period_label
 from pipelines.registry.load import get_unit, list_units, load_registry
 from pipelines.samples.init import init_database
 from pipelines.samples.region import generate_region
+from pipelines.store.backup import backup, restore
 from pipelines.store.db import connect
 from pipelines.textwidth import text_width
 from pipelines.units import PREFIX_LEN
@@ -555,6 +556,20 @@ def cmd_audit(args: argparse.Namespace) -> int:
     rows = plain_records(pd.DataFrame(rows)) if rows else []
     emit(rows, args, None if (args.json or args.csv) else ["id", "at", "user", "action_zh", "object", "outcome_zh",
                                                           "client"])
+    return 0
+
+
+@command("backup")
+def cmd_backup(args: argparse.Namespace) -> int:
+    """``backup``: a consistent copy of the database."""
+    emit({"backup": str(backup(Path(args.output) if args.output else None, args.db))}, args)
+    return 0
+
+
+@command("restore")
+def cmd_restore(args: argparse.Namespace) -> int:
+    """``restore``: put a backup in place of the database (the replaced one is kept)."""
+    emit(restore(Path(args.file), args.db), args)
     return 0
 
 

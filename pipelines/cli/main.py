@@ -214,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, metavar="N", help="最多列出 N 条")
     sp.add_argument("--as", dest="as_user", metavar="NAME", help="以该账户的身份和权限执行(默认:本机管理员)")
 
+    sp = leaf(sub, "backup", "backup", "备份数据库(仪表盘运行时也可)",
+              "把数据库一致地复制为一个文件(默认 backups/<名称>-<时间>.duckdb,在数据库旁)。")
+    sp.add_argument("-o", "--output", metavar="FILE", help="备份文件")
+    sp = leaf(sub, "restore", "restore", "从备份恢复数据库",
+              "检查备份文件是本程序的数据库后,用它替换当前数据库;被替换的数据库保留为 <名称>.before-restore-<时间>。")
+    sp.add_argument("file", metavar="FILE", help="备份文件")
+
     # --- samples, benchmarks, documentation -------------------------------------------------------
     leaf(sub, "init", "init", "用示例数据建立数据库", "导入示例市的区划和示例报表,建立数据库(可重复运行)。")
 

@@ -46,13 +46,13 @@ def _open(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnecti
                 if "lock" in str(exc).lower():
                     raise RuralTargetsError("GEN002", name=Path(path).name, db=str(path)) from None
                 raise RuralTargetsError("GEN006", name=Path(path).name, db=str(path),
-                                        detail=_why(str(exc))) from None
+                                        detail=unreadable_reason(str(exc))) from None
         except (duckdb.SerializationException, duckdb.InternalException, duckdb.InvalidInputException) as exc:
-            raise RuralTargetsError("GEN006", name=Path(path).name, db=str(path), detail=_why(str(exc))) from None
+            raise RuralTargetsError("GEN006", name=Path(path).name, db=str(path), detail=unreadable_reason(str(exc))) from None
             time.sleep(0.2)
 
 
-def _why(message: str) -> str:
+def unreadable_reason(message: str) -> str:
     """What is wrong with a database file, in words a clerk can pass on (no paths)."""
     low = message.lower()
     if "not a valid duckdb database" in low:

@@ -1,0 +1,71 @@
+"""Consistent copies of the database (``rural-targets backup``) and putting one back (``restore``).
+
+A backup is taken through DuckDB (``COPY FROM DATABASE``) from a read-only attachment, so it is
+consistent while the dashboard reads and never blocks it for longer than the copy. A restore first
+checks that the file opens as a database of this product (GEN006 otherwise), keeps the current
+database beside it as ``<name>.before-restore-<time>`` and then moves the restored copy into place in
+one rename. The upload archive (``archive/`` beside the database, content-addressed) is copied as files.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from pipelines.errors import RuralTargetsError
+from pipelines.store.db import db_path, unreadable_reason
+
+
+def backup(target: Path | None = None, source: str | os.PathLike | None = None) -> Path:
+    """Copy the database ``source`` (default: the configured one) to ``target`` (default:
+    ``backups/<name>-<time>.duckdb`` beside it); returns the path written."""
+    src = db_path(source)
+    if not src.is_file():
+        raise RuralTargetsError("GEN001", file=src.name)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = Path(target) if target else src.parent / "backups" / f"{src.stem}-{stamp}.duckdb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    con = duckdb.connect()
+    try:
+        try:
+            con.execute("ATTACH ? AS src (READ_ONLY)", [str(src)])
+        except duckdb.Error as exc:
+            raise RuralTargetsError("GEN006", name=src.name, db=str(src), detail=unreadable_reason(str(exc))) from None
+        con.execute("ATTACH ? AS dst", [str(partial)])
+        con.execute("COPY FROM DATABASE src TO dst")
+        con.execute("DETACH dst")
+    finally:
+        con.close()
+    os.replace(partial, target)
+    return target
+
+
+def restore(source: Path, target: str | os.PathLike | None = None) -> dict[str, str]:
+    """Put the backup ``source`` in place of the database ``target`` (default: the configured one);
+    the database replaced is kept beside it. Returns the paths involved."""
+    source = Path(source)
+    if not source.is_file():
+        raise RuralTargetsError("GEN001", file=source.name)
+    try:
+        con = duckdb.connect(str(source), read_only=True)
+        has = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        con.close()
+    except duckdb.Error as exc:
+        raise RuralTargetsError("GEN006", name=source.name, db=str(source), detail=unreadable_reason(str(exc))) from None
+    if not {"units", "submissions"} <= has:
+        raise RuralTargetsError("GEN006", name=source.name, db=str(source), detail="不是本程序的数据库(没有区划和报送表)")
+    dst = db_path(target)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    staged = dst.with_name(dst.name + ".restoring")
+    shutil.copyfile(source, staged)
+    kept = None
+    if dst.exists():
+        kept = dst.with_name(f"{dst.name}.before-restore-{dt.datetime.now():%Y%m%d-%H%M%S}")
+        shutil.copyfile(dst, kept)
+    os.replace(staged, dst)
+    return {"restored": str(dst), "from": str(source), "kept": str(kept) if kept else ""}
