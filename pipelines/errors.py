@@ -94,6 +94,8 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "ING039": ("error", "{sheet} 第 {row} 行没有村代码;每个数据行都必须有村(社区)代码", "{sheet} row {row}: village code missing"),
     "ING040": ("warning", "{cell}:{name} 的{label}为 {value},上期为 {previous},变化异常,请核对", "{cell}: {field} of {name} is {value}, previous {previous}: unusual change"),
     # --- ingest: limits (schemas/settings.yaml: limits) --------------------------------
+    "ING064": ("error", "{file} 无法在限定的资源内读取({why}),已停止读取;文件可能已损坏或含有异常内容,请用 Excel 或 WPS 另存为新文件后重新上传",
+               "{file}: reading stopped ({why})"),
     "ING063": ("warning", "另有 {more} 处 [{code}] 同类问题未逐一列出(每类只列前 {shown} 处);请先改正上面列出的,再重新上传检查",
                "{more} more problems of {code} not listed (first {shown} shown)"),
     "ING060": ("error", "{file} 有 {size} MB,超过上限 {limit} MB;请只上传本乡镇的季度报表", "{file}: {size} MB, over the {limit} MB limit"),
@@ -208,6 +210,14 @@ class RuralTargetsError(Exception):
 
     def __str__(self) -> str:
         return f"[{self.code}] {self.message_zh}"
+
+    def __reduce__(self) -> tuple:
+        # pickled whole (it travels back from the ingest worker process), not rebuilt from its message
+        return _rebuild, (type(self), self.code, self.context)
+
+
+def _rebuild(cls: type, code: str, context: dict[str, Any]) -> RuralTargetsError:
+    return cls(code, **context)
 
 
 class CatalogError(RuralTargetsError):

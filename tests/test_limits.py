@@ -153,3 +153,39 @@ def test_backup_while_reading_then_restore_keeps_the_replaced_database(tmp_path)
     with pytest.raises(RuralTargetsError) as exc:
         restore(junk, live)
     assert exc.value.code == "GEN006"
+
+
+def test_a_reader_that_runs_out_of_memory_or_time_costs_only_its_file(con, monkeypatch):
+    """The worker's address space and time are capped; a file that exceeds them is ING064 and the
+    next file of the batch is stored (the worker is replaced)."""
+    import pipelines.ingest.worker as worker
+    from pipelines.catalog.definitions import LimitSettings
+    from pipelines.errors import RuralTargetsError
+
+    slow = LimitSettings(seconds_per_file=0.5)
+    monkeypatch.setattr(worker, "_parse", _sleepy)
+    worker._reset()
+    with pytest.raises(RuralTargetsError) as exc:
+        worker.read_isolated("slow.xlsx", GOOD.read_bytes(), slow)
+    assert exc.value.code == "ING064" and "秒" in exc.value.message_zh
+    monkeypatch.setattr(worker, "_parse", _greedy)
+    worker._reset()
+    with pytest.raises(RuralTargetsError) as exc:
+        worker.read_isolated("greedy.xlsx", GOOD.read_bytes(), LimitSettings(worker_memory_mb=300))
+    assert exc.value.code == "ING064"
+    monkeypatch.undo()
+    worker._reset()
+    report, _, _ = ingest_once(con, "broken.xlsx", b"PK\x03\x04 not really a zip")
+    assert [p.code for p in report.errors] == ["ING006"]
+    [ok] = ingest_uploads(con, [(GOOD.name, GOOD.read_bytes())], actor=ADMIN)
+    assert ok.status == "stored"
+
+
+def _sleepy(name, data, limits):
+    import time as _time
+    _time.sleep(30)
+
+
+def _greedy(name, data, limits):
+    hog = bytearray(2 * 2**30)            # 2 GB: beyond the worker's cap of 300 MB
+    return "xlsx", [hog]

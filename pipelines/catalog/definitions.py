@@ -403,6 +403,8 @@ class LimitSettings(_Model):
     max_compression_ratio: float = Field(default=200, gt=1)  # any part: uncompressed ÷ compressed
     max_rows: int = Field(default=20000, ge=10)             # rows a sheet uses
     max_columns: int = Field(default=500, ge=10)            # columns a sheet uses
+    seconds_per_file: float = Field(default=60, gt=0)       # reading one file, in the worker process
+    worker_memory_mb: int = Field(default=2048, ge=256)     # the worker's address space
 
 
 class Settings(_Model):

@@ -20,7 +20,7 @@ from pipelines.access.roles import User, allowed, require
 from pipelines.catalog.definitions import catalog
 from pipelines.errors import Problem, RuralTargetsError
 from pipelines.ingest.check import History, Staged, Units, check_return
-from pipelines.ingest.read import read_return
+from pipelines.ingest.worker import read_isolated
 from pipelines.periods import period_label
 from pipelines.ingest.store import Batch, Stored, UploadedAt, active_duplicate, approved_lock
 
@@ -80,7 +80,7 @@ def check_file(con: duckdb.DuckDBPyConnection, name: str, data: bytes, units: Un
     """Read and check one file without storing anything; its report, and what to store if it has no error."""
     report = FileReport(Path(name).name)
     try:
-        ret = read_return(name, data, catalog().settings.limits)
+        ret = read_isolated(name, data, catalog().settings.limits)
     except RuralTargetsError as exc:  # the file itself cannot be read
         report.problems.append(Problem(exc.code, exc.context))
         return report, None
