@@ -204,4 +204,4 @@ def test_a_date_cell_holding_a_number_reads_as_1900_and_is_refused(con, tmp_path
     wb.save(path)
     [report] = ingest_uploads(con, [(path.name, path.read_bytes())], dry_run=True, actor=ADMIN)
     assert [(p.code, p.cell) for p in report.errors] == [("ING025", entry["cell"])]
-    assert "早于规划期" in report.errors[0].message and "12.28" in report.errors[0].message
+    assert "规划期前一届任期之前" in report.errors[0].message and "12.28" in report.errors[0].message

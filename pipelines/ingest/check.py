@@ -126,6 +126,7 @@ class History:
 # ============================================================================ the check
 
 PROBLEMS_PER_CODE = 50      # problems of one code listed per file; the rest are counted (ING063)
+TERM_YEARS = 5              # dates may precede the plans' period by one term of office, not more
 NUMBER_CAP = 1e12           # no field of a township return counts beyond this (and BIGINT stops at 9.2e18)
 
 def check_return(cat: Catalog, ret: ReturnFile, units: Units, history: History) -> Checked:
@@ -155,7 +156,8 @@ class _Checker:
         self.flagged: set[tuple[str, str]] = set()     # (sheet, cell) already reported: no follow-on ING021
         self.counts: dict[str, int] = {}
         self.today = dt.date.today()
-        self.first_day = min((p.period_start for p in cat.plans.values()), default=dt.date(2000, 1, 1))
+        start = min((p.period_start for p in cat.plans.values()), default=dt.date(2005, 1, 1))
+        self.first_day = dt.date(start.year - TERM_YEARS, 1, 1)   # a committee elected a term before the plans
 
     def add(self, code: str, /, sheet: str | None = None, cell: str | None = None, field: str | None = None,
             value: Any = None, **context: Any) -> None:
@@ -276,7 +278,7 @@ class _Checker:
                 elif isinstance(value, dt.date) and not self.first_day <= value <= self.today:
                     late = value > self.today
                     self.add("ING025", sheet.name, cell_ref(sheet.name, r, c), fid, value.isoformat(),
-                             why="晚于今天" if late else f"早于规划期({self.first_day.year}年)",
+                             why="晚于今天" if late else f"早于 {self.first_day.year} 年(规划期前一届任期之前)",
                              why_en="is after today" if late else f"is before the plans' period ({self.first_day})")
                 else:
                     rec[fid] = value
