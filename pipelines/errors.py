@@ -150,6 +150,8 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "GEN001": ("error", "文件 {file} 不存在", "file {file} does not exist"),
     "GEN002": ("error", "数据库 {name} 正被另一个程序写入,请稍后再试(DuckDB 同一时间只允许一个写入进程)",
                "database {db} is locked by another writer; try again later"),
+    "GEN005": ("error", "内部错误({kind}),详情已记入日志 {log};请重试,如仍出现请把该日志交给系统管理员",
+               "internal error ({kind}); details in {log}"),
     "GEN006": ("error", "数据库 {name} 无法打开:{detail}。程序不会覆盖或重建它;请用 rural-targets restore 从备份恢复,或请系统管理员处理",
                "database {db} cannot be opened ({detail}); it is left untouched: restore a backup"),
     "GEN003": ("error", "不支持的文件类型 {file},请使用 .xlsx、.xls、.xlsm 或 .csv", "unsupported file type {file}"),

@@ -189,3 +189,18 @@ def _sleepy(name, data, limits):
 def _greedy(name, data, limits):
     hog = bytearray(2 * 2**30)            # 2 GB: beyond the worker's cap of 300 MB
     return "xlsx", [hog]
+
+
+def test_an_unexpected_error_in_the_cli_is_a_code_and_a_log_not_a_traceback(tmp_path, monkeypatch, capsys):
+    import pipelines.cli.commands as commands
+    from pipelines.cli.main import main
+
+    def boom(args):
+        raise ValueError("secret detail /srv/private/path")
+    monkeypatch.setitem(commands.COMMANDS, "targets", boom)
+    db = tmp_path / "x.duckdb"
+    assert main(["--db", str(db), "targets"]) == 1
+    err = capsys.readouterr().err
+    assert "GEN005" in err and "ValueError" in err and "Traceback" not in err and "/srv/private" not in err
+    log = (tmp_path / "logs" / "rural-targets.log").read_text(encoding="utf-8")
+    assert "Traceback" in log and "secret detail" in log

@@ -396,6 +396,28 @@ def _docs_cli(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 # ------------------------------------------------------------------ entry point
 
+def _log_internal_error(args: argparse.Namespace) -> str:
+    """The traceback of the exception being handled, appended to logs/rural-targets.log beside the
+    database (the terminal shows only a code and where the details are)."""
+    import logging
+    import traceback
+
+    from pipelines.store.db import db_path
+
+    try:
+        path = db_path(getattr(args, "db", None)).parent / "logs" / "rural-targets.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except Exception:  # noqa: BLE001 - no place to write: the message says so
+        return "(无法写入日志)"
+    logger = logging.getLogger("rural_targets.cli")
+    logger.addHandler(handler)
+    logger.error("%s %s\n%s", PROG, " ".join(sys.argv[1:]), traceback.format_exc())
+    logger.removeHandler(handler)
+    handler.close()
+    return str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``rural-targets``."""
     parser = build_parser()
@@ -426,7 +448,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: 已中断 (interrupted)", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the one boundary where anything becomes a message
-        print(f"{PROG}: 内部错误 (internal error): {type(exc).__name__}: {exc}", file=sys.stderr)
+        log = _log_internal_error(args)
+        err = RuralTargetsError("GEN005", kind=type(exc).__name__, log=log)
+        print(f"{PROG}: 错误 [{err.code}] {err.message_zh} ({err.message_en})", file=sys.stderr)
         return 1
 
 
