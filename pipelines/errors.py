@@ -96,6 +96,8 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     # --- ingest: limits (schemas/settings.yaml: limits) --------------------------------
     "ING064": ("error", "{file} 无法在限定的资源内读取({why}),已停止读取;文件可能已损坏或含有异常内容,请用 Excel 或 WPS 另存为新文件后重新上传",
                "{file}: reading stopped ({why})"),
+    "ING065": ("error", "{file} 设有打开密码,无法读取;请在 Excel 或 WPS 中取消密码(文件 → 信息 → 保护工作簿)后重新保存上传",
+               "{file} is password-protected"),
     "ING063": ("warning", "另有 {more} 处 [{code}] 同类问题未逐一列出(每类只列前 {shown} 处);请先改正上面列出的,再重新上传检查",
                "{more} more problems of {code} not listed (first {shown} shown)"),
     "ING060": ("error", "{file} 有 {size} MB,超过上限 {limit} MB;请只上传本乡镇的季度报表", "{file}: {size} MB, over the {limit} MB limit"),

@@ -204,3 +204,18 @@ def test_an_unexpected_error_in_the_cli_is_a_code_and_a_log_not_a_traceback(tmp_
     assert "GEN005" in err and "ValueError" in err and "Traceback" not in err and "/srv/private" not in err
     log = (tmp_path / "logs" / "rural-targets.log").read_text(encoding="utf-8")
     assert "Traceback" in log and "secret detail" in log
+
+
+def test_unicode_text_big5_and_a_password_are_said_as_what_they_are(con):
+    sample = ROOT / "data" / "samples" / "returns" / "439922102000_龙垭镇_2025Q4.csv"
+    text = sample.read_text(encoding="utf-8-sig")
+    unicode_text = "\ufeff".encode("utf-16-le") + text.replace(",", "\t").encode("utf-16-le")   # Excel's "Unicode 文本"
+    [report] = ingest_uploads(con, [(sample.name, unicode_text)], dry_run=True, actor=ADMIN)
+    assert report.status == "valid", [p.message for p in report.errors]
+    big5 = text.encode("big5", errors="ignore")
+    [report] = ingest_uploads(con, [("big5.csv", big5)], dry_run=True, actor=ADMIN)
+    assert report.errors[0].code == "ING006" and "Big5" in report.errors[0].message
+    encrypted = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500 + "EncryptedPackage".encode("utf-16-le")
+                 + b"\x00" * 500)
+    [report] = ingest_uploads(con, [("locked.xlsx", encrypted)], dry_run=True, actor=ADMIN)
+    assert [p.code for p in report.errors] == ["ING065"] and "密码" in report.errors[0].message

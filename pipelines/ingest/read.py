@@ -148,6 +148,8 @@ def read_return(name: str, data: bytes, limits: LimitSettings | None = None) -> 
         return ReturnFile(name, "csv", data, [_read_csv(name, data, limits)], limits=limits)
     if suffix not in EXCEL_KINDS:
         raise RuralTargetsError("GEN003", file=name)
+    if data.startswith(_OLE_MAGIC) and _ENCRYPTED in data[:1 << 20]:
+        raise RuralTargetsError("ING065", file=name)     # an encrypted .xlsx is an OLE file holding the package
     if EXCEL_KINDS[suffix] == "xlsx":
         _check_zip(name, data, limits)
     try:
@@ -175,15 +177,36 @@ def _check_zip(name: str, data: bytes, limits: LimitSettings) -> None:
 
 
 def decode_text(data: bytes) -> str:
-    """CSV bytes as text: UTF-8 (with or without BOM), else GBK (gb18030 is its superset).
+    """CSV bytes as text: UTF-16 with a byte-order mark (Excel's "Unicode 文本"), UTF-8 (with or without
+    BOM), else GBK (gb18030 is its superset). Text that reads as Big5 or Shift-JIS rather than GBK is
+    named, not misread.
 
-    Raises ValueError when it is neither."""
+    Raises ValueError saying which encoding the file seems to have when it is none of these."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ValueError("UTF-16 编码不完整") from None
     for encoding in CSV_ENCODINGS:
         try:
-            return data.decode(encoding)
+            text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        if encoding == "gb18030" and not any(word in text for word in _EXPECTED_WORDS):
+            for other, label in (("big5", "Big5(繁体)"), ("shift_jis", "Shift-JIS(日文)")):
+                try:
+                    if any(word in data.decode(other) for word in _EXPECTED_WORDS_OTHER):
+                        raise ValueError(f"文件是 {label} 编码,请另存为 UTF-8 或 GBK(ANSI)编码的 CSV")
+                except UnicodeDecodeError:
+                    continue
+        return text
     raise ValueError("既不是 UTF-8 也不是 GBK 编码")
+
+
+_EXPECTED_WORDS = ("村", "代码", "乡镇")                 # every return's header has them (GBK or UTF-8)
+_EXPECTED_WORDS_OTHER = ("村", "代碼", "鄉鎮", "代码")    # the same in Big5 / Shift-JIS text
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
 
 
 def _read_csv(name: str, data: bytes, limits: LimitSettings) -> Sheet:
