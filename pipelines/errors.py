@@ -72,6 +72,8 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                "{sheet}: columns {first} and {second} both carry {field}"),
     "ING027": ("error", "{what}前后不一致:{place1}为 {value1},{place2}为 {value2};请核对是否用了别的乡镇或上一季度的表格",
                "{what} disagrees: {place1} says {value1}, {place2} says {value2}"),
+    "ING028": ("error", "{cell}({label})为 {value},是区划名录中该村人口 {registry} 的 {ratio} 倍;请核对是否填成了身份证号、电话或全乡镇的数字",
+               "{cell} ({field}): {value} is {ratio}× the registry's {registry}"),
     "ING013": ("error", "{cell}({label})应填\"是\"或\"否\",现为 \"{value}\"", "{cell} ({field}): not yes/no: {value}"),
     "ING014": ("error", "{cell}({label})只能填 {choices},现为 \"{value}\"", "{cell} ({field}): not one of {choices}: {value}"),
     "ING015": ("error", "{cell}({label})应填日期,如 2024-07-05 或 2024年7月5日,现为 \"{value}\"", "{cell} ({field}): not a date: {value}"),

@@ -72,3 +72,18 @@ def test_a_twenty_digit_number_is_caught_by_the_check_and_costs_no_other_file(co
     assert reports[0].status == "rejected" and [p.code for p in reports[0].errors] == ["ING023"]
     assert "1,000,000,000,000" in reports[0].errors[0].message
     assert reports[1].status == "stored"
+
+
+def test_an_id_card_number_as_population_is_caught_without_an_earlier_quarter(con, tmp_path):
+    wb = openpyxl.load_workbook(GOOD)
+    ws = wb["村级情况"]
+    id_row = next(r for r in range(1, 10) if any(c.value == "population_resident" for c in ws[r]))
+    col = {c.value: c.column for c in ws[id_row]}
+    ws.cell(id_row + 2, col["population_resident"]).value = 430721198803150000 // 10**6   # an ID number cut short
+    ws.cell(id_row + 3, col["households"]).value = 90000
+    path = tmp_path / "id_card.xlsx"
+    wb.save(path)
+    report = check(con, path)
+    codes = {p.code: p for p in report.errors}
+    assert "ING028" in codes and "身份证" in codes["ING028"].message and codes["ING028"].field == "population_resident"
+    assert any(p.code == "ING020" and p.field == "households" for p in report.errors)

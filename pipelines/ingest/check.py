@@ -67,8 +67,9 @@ class Units:
     """The registry read once per ingest run: code → unit, and villages by township."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection):
-        rows = con.execute("SELECT code, name, level, parent_code, valid_from, valid_to FROM units").fetchall()
-        keys = ("code", "name", "level", "parent_code", "valid_from", "valid_to")
+        rows = con.execute("SELECT code, name, level, parent_code, valid_from, valid_to, population "
+                           "FROM units").fetchall()
+        keys = ("code", "name", "level", "parent_code", "valid_from", "valid_to", "population")
         self.by_code = {r[0]: dict(zip(keys, r)) for r in rows}
         self.children: dict[str, list[dict]] = {}
         for u in self.by_code.values():
@@ -127,6 +128,7 @@ class History:
 
 PROBLEMS_PER_CODE = 50      # problems of one code listed per file; the rest are counted (ING063)
 TERM_YEARS = 5              # dates may precede the plans' period by one term of office, not more
+REGISTRY_MULTIPLE = 5       # a village's population beyond 5× the registry's is not a typo of its own (ING028)
 NUMBER_CAP = 1e12           # no field of a township return counts beyond this (and BIGINT stops at 9.2e18)
 
 def check_return(cat: Catalog, ret: ReturnFile, units: Units, history: History) -> Checked:
@@ -228,6 +230,7 @@ class _Checker:
         villages = self._village_records(village, village_rows.rows, code, registry)
         township = self._township_records(township_layout, township_rows, code) if township_layout else []
         self._rules("village", villages, village)
+        self._against_registry(villages, village)
         if township_layout:
             self._rules("township", township, township_layout)
         if villages and not out.has_errors:
@@ -382,6 +385,20 @@ class _Checker:
                     self.add("ING020" if rule.severity == "error" else "ING022", sheet,
                              cell_ref(sheet, r, col_of.get(rule.field, 0)), rule.field, rec[rule.field],
                              message=rule.message, rule=rule.id, detail=detail)
+
+    def _against_registry(self, records: list[dict[str, Any]], lay: Layout) -> None:
+        """ING028: a population far beyond the registry's for the village (an ID-card or phone number
+        typed into it, a figure for the whole township), checked even when no earlier quarter exists."""
+        col_of = {f: c for c, f in lay.columns.items()}
+        for rec in records:
+            known = (self.units.get(rec["village_code"]) or {}).get("population")
+            if not known:
+                continue
+            for fid in ("population_registered", "population_resident"):
+                value = rec.get(fid)
+                if isinstance(value, (int, float)) and value > REGISTRY_MULTIPLE * known:
+                    self.add("ING028", lay.sheet.name, cell_ref(lay.sheet.name, rec["source_row"] - 1, col_of.get(fid, 0)),
+                             fid, value, registry=f"{known:,}", ratio=f"{value / known:,.0f}")
 
     def _outliers(self, records: list[dict[str, Any]], lay: Layout, township: str, period: str) -> None:
         """Warn (ING040) on stock values that changed unusually since the township's previous quarter."""
