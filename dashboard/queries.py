@@ -41,7 +41,7 @@ from pipelines.compute.rules import STRIVE_ZH
 from pipelines.compute.refresh import refresh
 from pipelines.compute.stored import data_token, is_fresh, read_stored
 from pipelines.errors import RuralTargetsError
-from pipelines.ingest.pipeline import ingest_uploads
+from pipelines.ingest.pipeline import ingest_uploads, read_files
 from pipelines.ingest.template import template_filename, write_county_templates, write_township_template
 from pipelines.periods import due_date
 from pipelines.registry import load as registry
@@ -414,13 +414,18 @@ def recent_submissions(under: str | None = None, limit: int = 50) -> pd.DataFram
 # ------------------------------------------------------------------ uploads and templates
 
 def check_uploads(files: list[tuple[str, bytes]], progress: Callable[[int, int, Any], None] | None = None) -> list:
-    """Dry run as the signed-in user: validate every file, store nothing but the audit row."""
+    """Dry run as the signed-in user: read every file first with no connection and no lock held (in the
+    ingest worker, within the limits), then check it against the registry; nothing is stored but the
+    audit row."""
+    parsed = read_files(files)
     with writing() as con:
-        return ingest_uploads(con, files, dry_run=True, actor=user(), client=client(), progress=progress)
+        return ingest_uploads(con, parsed, dry_run=True, actor=user(), client=client(), progress=progress)
 
 
 def store_uploads(files: list[tuple[str, bytes]], progress: Callable[[int, int, Any], None] | None = None) -> list:
-    """Validate again and store as the signed-in user (who is recorded as the uploader)."""
+    """Validate again and store as the signed-in user (who is recorded as the uploader); the files are
+    read before the connection is taken."""
+    files = read_files(files)
     try:
         with writing() as con:
             reports = ingest_uploads(con, files, dry_run=False, actor=user(), client=client(), progress=progress)

@@ -20,6 +20,7 @@ from pipelines.access.roles import User, allowed, require
 from pipelines.catalog.definitions import catalog
 from pipelines.errors import Problem, RuralTargetsError
 from pipelines.ingest.check import History, Staged, Units, check_return
+from pipelines.ingest.read import ReturnFile
 from pipelines.ingest.worker import read_isolated
 from pipelines.periods import period_label
 from pipelines.ingest.store import Batch, Stored, UploadedAt, active_duplicate, approved_lock
@@ -75,12 +76,34 @@ class FileReport:
         self.status, self.submission_id, self.superseded = outcome.status, outcome.submission_id, outcome.superseded
 
 
-def check_file(con: duckdb.DuckDBPyConnection, name: str, data: bytes, units: Units | None = None,
+Readable = bytes | ReturnFile | RuralTargetsError      # a file's bytes, or what reading them gave
+
+
+def read_files(files: Iterable[tuple[str, bytes | None]]) -> list[tuple[str, Readable | None]]:
+    """Read uploaded files (in the worker process, within the limits) before any database connection is
+    taken: the dashboard's dry run holds no connection and no lock while parsing. Each item is the file
+    read, or the problem that kept it from being read."""
+    out: list[tuple[str, Readable | None]] = []
+    for name, data in files:
+        if data is None:
+            out.append((name, None))
+            continue
+        try:
+            out.append((name, read_isolated(name, data, catalog().settings.limits)))
+        except RuralTargetsError as exc:
+            out.append((name, exc))
+    return out
+
+
+def check_file(con: duckdb.DuckDBPyConnection, name: str, data: Readable, units: Units | None = None,
                history: History | None = None) -> tuple[FileReport, Staged | None]:
-    """Read and check one file without storing anything; its report, and what to store if it has no error."""
+    """Read (unless ``data`` was read already, ``read_files``) and check one file without storing
+    anything; its report, and what to store if it has no error."""
     report = FileReport(Path(name).name)
     try:
-        ret = read_isolated(name, data, catalog().settings.limits)
+        if isinstance(data, RuralTargetsError):
+            raise data
+        ret = data if isinstance(data, ReturnFile) else read_isolated(name, data, catalog().settings.limits)
     except RuralTargetsError as exc:  # the file itself cannot be read
         report.problems.append(Problem(exc.code, exc.context))
         return report, None
@@ -91,7 +114,7 @@ def check_file(con: duckdb.DuckDBPyConnection, name: str, data: bytes, units: Un
     return report, checked.staged
 
 
-def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, bytes | None]], dry_run: bool = False,
+def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, Readable | None]], dry_run: bool = False,
                    *, actor: User, uploaded_at: UploadedAt = None, client: str | None = None,
                    progress: Callable[[int, int, FileReport], None] | None = None) -> list[FileReport]:
     """Check and (unless ``dry_run``) store each of ``files`` (name, bytes) as ``actor``; one report
