@@ -98,7 +98,28 @@ def _data_version(path: str) -> str:
     with reading() as con:
         token = data_token(con)
         stored = _stored_is_fresh(con, token)
+    if not stored and _refresh_due():
+        # stale stored tables (a refresh was killed, or data came in another way): refresh them once
+        # here, so the pages go on reading them instead of computing progress on every view
+        with writing() as con:
+            _refresh_progress(con)
+            token = data_token(con)
+            stored = _stored_is_fresh(con, token)
     return f"{path}|{token}|{'stored' if stored else 'live'}"
+
+
+_LAST_REFRESH = [0.0]
+
+
+def _refresh_due() -> bool:
+    """At most one automatic refresh a minute per server."""
+    import time as _time
+
+    now = _time.monotonic()
+    if now - _LAST_REFRESH[0] < 60:
+        return False
+    _LAST_REFRESH[0] = now
+    return True
 
 
 def _stored_is_fresh(con: Any, token: str) -> bool:

@@ -34,7 +34,7 @@ def test_the_parser_has_the_commands_the_readme_describes():
                           "indicators", "progress", "laggards", "completeness", "refresh", "task update", "task list",
                           "county record", "user add", "user list", "user disable", "user reset-password",
                           "review list", "review approve", "review return", "review unlock", "audit",
-                          "backup", "restore",
+                          "maintain", "backup", "restore",
                           "init", "sample region", "bench ingest", "bench progress",
                           "bench dashboard", "docs cli"]
 

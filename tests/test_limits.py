@@ -219,3 +219,27 @@ def test_unicode_text_big5_and_a_password_are_said_as_what_they_are(con):
                  + b"\x00" * 500)
     [report] = ingest_uploads(con, [("locked.xlsx", encrypted)], dry_run=True, actor=ADMIN)
     assert [p.code for p in report.errors] == ["ING065"] and "密码" in report.errors[0].message
+
+
+def test_a_failed_store_leaves_no_archive_file_and_maintain_removes_old_orphans(con, monkeypatch, tmp_path):
+    import pipelines.ingest.store as store
+    from pipelines.cli.main import main
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+    monkeypatch.setattr(store, "_write", fail)
+    with pytest.raises(OSError):
+        ingest_uploads(con, [(GOOD.name, GOOD.read_bytes())], actor=ADMIN)
+    root = store.archive_dir(con)
+    assert not any(p.is_file() for p in root.glob("*/*"))
+    monkeypatch.undo()
+    stray = root / "ab" / ("ab" + "0" * 62 + ".xlsx")
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"left by a kill")
+    [report] = ingest_uploads(con, [(GOOD.name, GOOD.read_bytes())], actor=ADMIN)
+    assert report.status == "stored" and not stray.exists()            # the next ingest cleans up
+    stray.write_bytes(b"left by a kill")
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    con.close()
+    assert main(["--db", path, "maintain", "--json"]) == 0
+    assert not stray.exists()

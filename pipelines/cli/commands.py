@@ -35,8 +35,9 @@ from pipelines.compute.indicators import compute
 from pipelines.compute.laggards import laggards
 from pipelines.compute.records import record_county_values, record_task_update, task_records
 from pipelines.compute.refresh import refresh
+from pipelines.compute.stored import is_fresh
 from pipelines.ingest.pipeline import FileReport, ingest_paths
-from pipelines.ingest.store import list_submissions, submission_values, trace
+from pipelines.ingest.store import list_submissions, remove_orphans, submission_values, trace
 from pipelines.ingest.template import write_county_templates, write_township_template
 from pipelines.jsonable import plain_records
 from pipelines.periods import parse_period, period_label
@@ -556,6 +557,18 @@ def cmd_audit(args: argparse.Namespace) -> int:
     rows = plain_records(pd.DataFrame(rows)) if rows else []
     emit(rows, args, None if (args.json or args.csv) else ["id", "at", "user", "action_zh", "object", "outcome_zh",
                                                           "client"])
+    return 0
+
+
+@command("maintain")
+def cmd_maintain(args: argparse.Namespace) -> int:
+    """``maintain``: orphan archive files removed; stale stored progress refreshed."""
+    con = _db(args)
+    removed = remove_orphans(con)
+    stale = not is_fresh(con, catalog())
+    if stale:
+        refresh(con)
+    emit({"orphan_files_removed": removed, "progress_refreshed": stale}, args)
     return 0
 
 

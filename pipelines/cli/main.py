@@ -214,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, metavar="N", help="最多列出 N 条")
     sp.add_argument("--as", dest="as_user", metavar="NAME", help="以该账户的身份和权限执行(默认:本机管理员)")
 
+    leaf(sub, "maintain", "maintain", "维护:清理孤立的归档文件,必要时重新计算进度",
+         "删除归档目录中没有任何报送引用的文件(导入中断时留下的),并在进度表过期时重新计算。")
     sp = leaf(sub, "backup", "backup", "备份数据库(仪表盘运行时也可)",
               "把数据库一致地复制为一个文件(默认 backups/<名称>-<时间>.duckdb,在数据库旁)。")
     sp.add_argument("-o", "--output", metavar="FILE", help="备份文件")

@@ -23,7 +23,7 @@ from pipelines.ingest.check import History, Staged, Units, check_return
 from pipelines.ingest.read import ReturnFile
 from pipelines.ingest.worker import read_isolated
 from pipelines.periods import period_label
-from pipelines.ingest.store import Batch, Stored, UploadedAt, active_duplicate, approved_lock
+from pipelines.ingest.store import Batch, Stored, UploadedAt, active_duplicate, approved_lock, remove_orphans
 
 
 @dataclass
@@ -133,6 +133,8 @@ def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, Re
                      details={"code": exc.code}, client=client)
         raise
     files = files if isinstance(files, (list, tuple)) else list(files)
+    if not dry_run:
+        remove_orphans(con)                        # files a killed or failed store left in the archive
     reports: list[FileReport] = []
     report_of: dict[int, FileReport] = {}
     units, history = Units(con), History(con)

@@ -49,13 +49,29 @@ def archive_dir(con: duckdb.DuckDBPyConnection) -> Path:
     return Path(path).resolve().parent / "archive"
 
 
-def _archive(con: duckdb.DuckDBPyConnection, ret: ReturnFile) -> str:
+def _archive(con: duckdb.DuckDBPyConnection, ret: ReturnFile, written: list[Path]) -> str:
     sha = ret.sha256
     rel = Path(sha[:2]) / f"{sha}.{ret.kind}"
     target = archive_dir(con) / rel
     if not target.exists():
         atomic_write(target, ret.data)
+        written.append(target)
     return str(rel)
+
+
+def remove_orphans(con: duckdb.DuckDBPyConnection) -> int:
+    """Delete archive files no submission refers to (left by a store that failed or was killed between
+    writing the file and committing); returns how many were removed."""
+    root = archive_dir(con)
+    if not root.is_dir():
+        return 0
+    known = {r[0] for r in con.execute("SELECT archive_path FROM submissions").fetchall()}
+    removed = 0
+    for path in root.glob("*/*"):
+        if path.is_file() and str(path.relative_to(root)) not in known and not path.name.startswith("."):
+            path.unlink()
+            removed += 1
+    return removed
 
 
 # ============================================================================ storing
@@ -84,8 +100,19 @@ def store(con: duckdb.DuckDBPyConnection, staged: list[Staged], uploaded_by: str
     first). ``uploaded_at`` may be a function of the file name.
     """
     cat = catalog()
-    archived = [_archive(con, s.ret) for s in staged]  # before the transaction: content-addressed, idempotent
+    written: list[Path] = []
+    archived = [_archive(con, s.ret, written) for s in staged]  # before the transaction: content-addressed
     keys = pd.DataFrame({"township_code": [s.township_code for s in staged], "period": [s.period for s in staged]})
+    try:
+        return _store(con, cat, staged, archived, keys, uploaded_by, uploaded_at)
+    except BaseException:
+        for path in written:                      # nothing committed refers to them
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _store(con: duckdb.DuckDBPyConnection, cat: Any, staged: list[Staged], archived: list[str], keys: pd.DataFrame,
+           uploaded_by: str | None, uploaded_at: UploadedAt) -> list[Stored]:
     with transaction(con):
         con.register("staged_keys", keys)
         rows = con.execute(
