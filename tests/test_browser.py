@@ -305,3 +305,35 @@ def test_a_clerk_uploads_its_own_return_and_the_county_approves_it(server, page,
     assert sub == ("huangzui", "approved", "biquan")
     assert ("huangzui", "login", "ok") in steps and ("huangzui", "ingest_dry_run", "refused") in steps
     assert ("huangzui", "ingest", "ok") in steps and ("biquan", "approve", "ok") in steps
+
+
+def test_a_hostile_upload_is_refused_and_the_server_keeps_answering(server, browser, page, tmp_path):
+    """A 30 KB return with one cell at XFD1048576 (which made the reader allocate 512 GB): refused with
+    ING062 in the page; another session then loads a page normally."""
+    import io
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(GOOD.read_bytes()))
+    far = tmp_path / "439921101000_黄嘴镇_2025Q4_远处单元格.xlsx"
+    with zipfile.ZipFile(far, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename.startswith("xl/worksheets/sheet"):
+                body = body.replace(b"</sheetData>", b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t>'
+                                                      b"</is></c></row></sheetData>")
+            dst.writestr(info, body)
+    _open(page, server, "upload", "admin")
+    page.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(str(far))
+    page.get_by_text("检查结果").wait_for(timeout=60000)
+    _settle(page)
+    assert "1 个文件有错误,不能导入" in page.locator('[data-testid="stMain"]').inner_text()
+    _no_exception(page)
+    _shot(page, "hostile-refused")
+    other = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    try:
+        second = other.new_page()
+        _open(second, server, "completeness", "shi")
+        second.get_by_role("heading", name="报送情况", exact=True).wait_for(timeout=30000)
+        _no_exception(second)
+    finally:
+        other.close()
