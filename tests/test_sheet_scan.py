@@ -37,3 +37,27 @@ def test_a_hidden_column_range_of_two_billion_is_clipped_and_bad_bounds_are_igno
     assert time.perf_counter() - started < 1.0
     assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) < 50_000      # KB: no giant set
     assert min(sheet.hidden_cols) == 99 and max(sheet.hidden_cols) == MAX_COLUMNS - 1
+
+
+def test_excel_error_values_of_an_xls_are_found_too(tmp_path):
+    """calamine reads an .xls error cell as blank; the reader takes them from xlrd."""
+    import shutil
+    import subprocess
+
+    import openpyxl
+    import pytest
+
+    from pipelines.ingest.read import read_return
+
+    if not shutil.which("soffice"):
+        pytest.skip("LibreOffice (soffice) 不存在:无法生成 .xls")
+    wb = openpyxl.Workbook()
+    wb.active.title = "村级情况"
+    wb.active["A1"], wb.active["B1"], wb.active["C1"] = 1, "=1/0", 5
+    src = tmp_path / "errors.xlsx"
+    wb.save(src)
+    subprocess.run(["soffice", "--headless", "--convert-to", "xls", "--outdir", str(tmp_path), str(src)],
+                   check=True, capture_output=True, timeout=180)
+    ret = read_return("errors.xls", (tmp_path / "errors.xls").read_bytes())
+    sheet = ret.sheet("村级情况")
+    assert sheet.rows[0][0] == 1 and sheet.error_values == {(0, 1): "#DIV/0!"}

@@ -121,6 +121,14 @@ def _actor(con: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> User:
     return local_admin(f"本机管理员:{os.environ.get('USER') or os.environ.get('USERNAME') or '命令行'}")
 
 
+def _fresh(con: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
+    """``con`` with the stored progress tables brought up to date first when they are stale (a refresh
+    was killed, or data came in another way), unless --live asks to compute anyway."""
+    if not getattr(args, "live", False) and not is_fresh(con, catalog()):
+        refresh(con)
+    return con
+
+
 def _password(args: argparse.Namespace) -> tuple[str, bool]:
     """The password from standard input (``--password-stdin``), or a new random one (shown once)."""
     if args.password_stdin:
@@ -304,7 +312,7 @@ def _default_period(con: duckdb.DuckDBPyConnection, unit: str | None) -> str | N
 def cmd_progress(args: argparse.Namespace) -> int:
     """``progress``: every target × unit × quarter judged; without --as-of/--period every quarter up to
     the default quarter (never a later one that too few townships reported for)."""
-    con = _db(args)
+    con = _fresh(_db(args), args)
     upto = None
     if args.as_of is None and args.period is None:
         upto = _default_period(con, args.unit)
@@ -350,7 +358,7 @@ def cmd_laggards(args: argparse.Namespace) -> int:
     """``laggards``: the units of a level for one target, worst first (default: the default quarter);
     units without a return in their own 未报送 section after the ranked ones."""
     statuses = [s for x in (args.status or []) for s in x.split(",") if s] or None
-    con = _db(args)
+    con = _fresh(_db(args), args)
     period = args.period
     if args.as_of is None and period is None:
         period = _default_period(con, args.unit)

@@ -63,6 +63,7 @@ class ReturnFile:
         self._visible = ({m.name: str(m.visible).lower().endswith("visible") for m in workbook.sheets_metadata}
                          if workbook else {})
         self._parts: dict[str, str] | None = None
+        self._xlrd: Any = None
 
     @property
     def sha256(self) -> str:
@@ -86,6 +87,8 @@ class ReturnFile:
                 sheet.extent = (height, width)
                 self._within_limits(sheet)
             sheet.rows = s.to_python(skip_empty_area=False)
+            if self.kind == "xls":
+                sheet.error_values = self._xls_errors(name)
             sheet.merged = [(a[0], a[1], b[0], b[1]) for a, b in (s.merged_cell_ranges or [])]
         except RuralTargetsError:
             raise
@@ -93,6 +96,20 @@ class ReturnFile:
             raise RuralTargetsError("ING006", file=self.name, detail=str(exc)[:200]) from None
         self._cache[name] = sheet
         return sheet
+
+    def _xls_errors(self, name: str) -> dict[tuple[int, int], str]:
+        """Excel error values (#DIV/0!, #REF! …) of an .xls sheet, which calamine reads as blank (xlrd
+        keeps them)."""
+        import xlrd
+
+        try:
+            if self._xlrd is None:
+                self._xlrd = xlrd.open_workbook(file_contents=self.data, on_demand=True, logfile=io.StringIO())
+            ws = self._xlrd.sheet_by_name(name)
+        except Exception:  # noqa: BLE001 - calamine read the sheet; without xlrd's view, no error cells
+            return {}
+        return {(r, c): xlrd.error_text_from_code.get(ws.cell_value(r, c), "#错误")
+                for r in range(ws.nrows) for c in range(ws.ncols) if ws.cell_type(r, c) == xlrd.XL_CELL_ERROR}
 
     def _within_limits(self, sheet: Sheet) -> None:
         rows, cols = sheet.extent
