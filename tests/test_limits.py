@@ -243,3 +243,31 @@ def test_a_failed_store_leaves_no_archive_file_and_maintain_removes_old_orphans(
     con.close()
     assert main(["--db", path, "maintain", "--json"]) == 0
     assert not stray.exists()
+
+
+def test_after_a_killed_refresh_the_next_command_refreshes(tmp_path, capsys):
+    """The stored tables' state is written only when a refresh completes: a kill leaves them stale,
+    which the next `progress` notices and repairs before reading."""
+    import fixture_region as F
+    from pipelines.cli.main import main
+    from pipelines.compute.refresh import refresh
+    from pipelines.compute.stored import STATE_KEY, is_fresh
+
+    con, cat = F.build(tmp_path)
+    refresh(con, cat)
+    con.execute("DELETE FROM meta WHERE key = ?", [STATE_KEY])        # as if killed before the state was written
+    assert not is_fresh(con, cat)
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    con.close()
+    assert main(["--db", path, "progress", "--json"]) == 0
+    capsys.readouterr()
+    con = connect_ro(path)
+    try:
+        assert con.execute("SELECT count(*) FROM meta WHERE key = ?", [STATE_KEY]).fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+def connect_ro(path):
+    import duckdb
+    return duckdb.connect(path, read_only=True)
