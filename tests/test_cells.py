@@ -21,7 +21,8 @@ def formulas(xlsx: bytes) -> list[str]:
     found = []
     with zipfile.ZipFile(io.BytesIO(xlsx)) as z:
         for name in z.namelist():
-            if name.startswith("xl/worksheets/") and name.endswith(".xml") and b"<f>" in z.read(name) + b"<f ":
+            body = z.read(name) if name.startswith("xl/worksheets/") and name.endswith(".xml") else b""
+            if b"<f>" in body or b"<f " in body:
                 found.append(name)
     wb = openpyxl.load_workbook(io.BytesIO(xlsx))
     found += [f"{ws.title}!{c.coordinate}" for ws in wb for row in ws.iter_rows() for c in row if c.data_type == "f"]
@@ -69,3 +70,26 @@ def test_the_clis_csv_output_holds_no_formula(capsys):
     emit([{"file": text, "n": 3} for text in HOSTILE], argparse.Namespace(json=False, csv=True), ["file", "n"])
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out, newline="")))
     assert rows[0] == ["file", "n"] and [r[0] for r in rows[1:]] == ["'" + t for t in HOSTILE]
+
+
+def test_the_circular_and_the_template_hold_no_formula(tmp_db, tmp_path):
+    """The 后进名单 circular with hostile unit names and notes, and a template whose registry names
+    start with '=': text cells only."""
+    from dashboard import exports
+    from pipelines.access.roles import local_admin
+    from pipelines.ingest.template import write_township_template
+    from pipelines.registry.load import load_registry
+
+    df = pd.DataFrame({"rank": [1, 2], "unit_name": HOSTILE[:2], "unit_code": ["439921101000", "439921100000"],
+                       "value": [1.0, 2.0], "target_value": [5.0, 5.0], "pi": [0.2, 0.4], "tau": [1.0, 1.0],
+                       "status": ["missed", "lagging"], "reason": ["=1+1", "@x"]})
+    xlsx = exports.circular_xlsx(df, title="=标题", subtitle="+副标题", asof_text="截至", unit="个", scope="=范围",
+                                 notes=["=注释"], parents={})
+    assert formulas(xlsx) == []
+    units = tmp_path / "units.csv"
+    units.write_text("code,name,parent_code\n439800000000,测试市,430000000000\n439801000000,=测试县,439800000000\n"
+                     "439801100000,=HYPERLINK(\"x\"),439801000000\n439801100201,@甲一村,439801100000\n",
+                     encoding="utf-8")
+    load_registry(tmp_db, [units], actor=local_admin("测试"))
+    path = write_township_template(tmp_db, "439801100000", "2025Q4", tmp_path / "t.xlsx")
+    assert formulas(path.read_bytes()) == []
