@@ -162,19 +162,15 @@ def test_a_reader_that_runs_out_of_memory_or_time_costs_only_its_file(con, monke
     from pipelines.catalog.definitions import LimitSettings
     from pipelines.errors import RuralTargetsError
 
-    slow = LimitSettings(seconds_per_file=0.5)
     monkeypatch.setattr(worker, "_parse", _sleepy)
-    worker._reset()
     with pytest.raises(RuralTargetsError) as exc:
-        worker.read_isolated("slow.xlsx", GOOD.read_bytes(), slow)
+        worker.read_isolated("slow.xlsx", GOOD.read_bytes(), LimitSettings(seconds_per_file=0.5))
     assert exc.value.code == "ING064" and "秒" in exc.value.message_zh
     monkeypatch.setattr(worker, "_parse", _greedy)
-    worker._reset()
     with pytest.raises(RuralTargetsError) as exc:
         worker.read_isolated("greedy.xlsx", GOOD.read_bytes(), LimitSettings(worker_memory_mb=300))
     assert exc.value.code == "ING064"
     monkeypatch.undo()
-    worker._reset()
     report, _, _ = ingest_once(con, "broken.xlsx", b"PK\x03\x04 not really a zip")
     assert [p.code for p in report.errors] == ["ING006"]
     [ok] = ingest_uploads(con, [(GOOD.name, GOOD.read_bytes())], actor=ADMIN)

@@ -21,7 +21,7 @@ from pipelines.catalog.definitions import catalog
 from pipelines.errors import Problem, RuralTargetsError
 from pipelines.ingest.check import History, Staged, Units, check_return
 from pipelines.ingest.read import ReturnFile
-from pipelines.ingest.worker import read_isolated
+from pipelines.ingest.worker import IsolatedReader, isolated_reader, read_isolated
 from pipelines.periods import period_label
 from pipelines.ingest.store import Batch, Stored, UploadedAt, active_duplicate, approved_lock, remove_orphans
 
@@ -84,26 +84,31 @@ def read_files(files: Iterable[tuple[str, bytes | None]]) -> list[tuple[str, Rea
     taken: the dashboard's dry run holds no connection and no lock while parsing. Each item is the file
     read, or the problem that kept it from being read."""
     out: list[tuple[str, Readable | None]] = []
-    for name, data in files:
-        if data is None:
-            out.append((name, None))
-            continue
-        try:
-            out.append((name, read_isolated(name, data, catalog().settings.limits)))
-        except RuralTargetsError as exc:
-            out.append((name, exc))
+    with isolated_reader(catalog().settings.limits) as read:
+        for name, data in files:
+            if data is None:
+                out.append((name, None))
+                continue
+            try:
+                out.append((name, read(name, data)))
+            except RuralTargetsError as exc:
+                out.append((name, exc))
     return out
 
 
 def check_file(con: duckdb.DuckDBPyConnection, name: str, data: Readable, units: Units | None = None,
-               history: History | None = None) -> tuple[FileReport, Staged | None]:
+               history: History | None = None, read: Callable[[str, bytes], ReturnFile] | None = None
+               ) -> tuple[FileReport, Staged | None]:
     """Read (unless ``data`` was read already, ``read_files``) and check one file without storing
     anything; its report, and what to store if it has no error."""
     report = FileReport(Path(name).name)
     try:
         if isinstance(data, RuralTargetsError):
             raise data
-        ret = data if isinstance(data, ReturnFile) else read_isolated(name, data, catalog().settings.limits)
+        if isinstance(data, ReturnFile):
+            ret = data
+        else:
+            ret = (read or (lambda n, d: read_isolated(n, d, catalog().settings.limits)))(name, data)
     except RuralTargetsError as exc:  # the file itself cannot be read
         report.problems.append(Problem(exc.code, exc.context))
         return report, None
@@ -116,7 +121,8 @@ def check_file(con: duckdb.DuckDBPyConnection, name: str, data: Readable, units:
 
 def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, Readable | None]], dry_run: bool = False,
                    *, actor: User, uploaded_at: UploadedAt = None, client: str | None = None,
-                   progress: Callable[[int, int, FileReport], None] | None = None) -> list[FileReport]:
+                   progress: Callable[[int, int, FileReport], None] | None = None,
+                   reader: IsolatedReader | None = None) -> list[FileReport]:
     """Check and (unless ``dry_run``) store each of ``files`` (name, bytes) as ``actor``; one report
     per file, each attempt in the audit trail.
 
@@ -152,35 +158,41 @@ def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, Re
         if done:
             history.clear()
 
-    for i, (name, data) in enumerate(files):
-        if data is None:
-            report, staged = FileReport(Path(name).name, problems=[Problem("GEN001", {"file": name})]), None
-        else:
-            report, staged = check_file(con, name, data, units, history)
-        if staged is not None and not allowed(actor, "ingest", staged.township_code):
-            exc = _refusal(actor, staged.township_code, report)
-            report.problems.insert(0, Problem(exc.code, exc.context))
-            staged = None
-        if staged is not None:
-            locked = approved_lock(con, staged.township_code, staged.period, staged.ret.sha256)
-            if locked is not None:
-                _locked(con, report, locked)
+    own = reader is None
+    read = reader or IsolatedReader(catalog().settings.limits)     # one worker for the batch (or the caller's)
+    try:
+        for i, (name, data) in enumerate(files):
+            if data is None:
+                report, staged = FileReport(Path(name).name, problems=[Problem("GEN001", {"file": name})]), None
+            else:
+                report, staged = check_file(con, name, data, units, history, read)
+            if staged is not None and not allowed(actor, "ingest", staged.township_code):
+                exc = _refusal(actor, staged.township_code, report)
+                report.problems.insert(0, Problem(exc.code, exc.context))
                 staged = None
-        if staged is not None and not dry_run:
-            report_of[id(staged)] = report
-            stored(batch.add(staged))
-            # a later file of this run (the next quarter) compares with this one, stored or not
-            history.remember(staged.township_code, staged.period, staged.records["village"])
-        else:
             if staged is not None:
-                dup = active_duplicate(con, staged.township_code, staged.period, staged.ret.sha256)
-                report.status, report.submission_id = ("unchanged", dup) if dup else ("valid", None)
-            _audit(con, actor, report, dry_run, client)
-        reports.append(report)
-        if progress:
-            progress(i + 1, len(files), report)
-    stored(batch.flush())
-    return reports
+                locked = approved_lock(con, staged.township_code, staged.period, staged.ret.sha256)
+                if locked is not None:
+                    _locked(con, report, locked)
+                    staged = None
+            if staged is not None and not dry_run:
+                report_of[id(staged)] = report
+                stored(batch.add(staged))
+                # a later file of this run (the next quarter) compares with this one, stored or not
+                history.remember(staged.township_code, staged.period, staged.records["village"])
+            else:
+                if staged is not None:
+                    dup = active_duplicate(con, staged.township_code, staged.period, staged.ret.sha256)
+                    report.status, report.submission_id = ("unchanged", dup) if dup else ("valid", None)
+                _audit(con, actor, report, dry_run, client)
+            reports.append(report)
+            if progress:
+                progress(i + 1, len(files), report)
+        stored(batch.flush())
+        return reports
+    finally:
+        if own:
+            read.close()
 
 
 def _refusal(actor: User, township: str, report: FileReport) -> RuralTargetsError:

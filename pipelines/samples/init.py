@@ -21,7 +21,9 @@ import pandas as pd
 
 from pipelines.compute.refresh import refresh
 from pipelines.files import atomic_write
+from pipelines.catalog.definitions import catalog
 from pipelines.ingest.pipeline import ingest_uploads
+from pipelines.ingest.worker import IsolatedReader
 from pipelines.ingest.store import archive_dir
 from pipelines.registry.load import load_registry
 from pipelines.resources import samples_dir
@@ -132,9 +134,10 @@ def _load_returns(con: duckdb.DuckDBPyConnection, progress: bool) -> dict[str, A
     _say(progress, f"导入示例报表(共 {total} 份,{counts['unchanged']} 份已导入且未变{kept})…")
     bar = _Bar(progress, "文件")
     bar(done, total)
+    reader = IsolatedReader(catalog().settings.limits)      # one worker process for every quarter's batch
     for period in sorted(by_period):  # quarter by quarter: each return is checked against the one before
         files = by_period[period]
-        reports = ingest_uploads(con, files, actor=SAMPLE_ACTOR, uploaded_at=lambda name: when[name],
+        reports = ingest_uploads(con, files, actor=SAMPLE_ACTOR, uploaded_at=lambda name: when[name], reader=reader,
                                  progress=lambda i, n, r, base=done: bar(base + i, total))
         done += len(files)
         for r in reports:
@@ -142,6 +145,7 @@ def _load_returns(con: duckdb.DuckDBPyConnection, progress: bool) -> dict[str, A
             counts[key] += 1
             if key == "rejected":
                 rejected.append(r)
+    reader.close()
     bar.close()
     for r in rejected:  # a rejected sample is a bug of the generator
         print(f"示例报表未能导入(生成程序有误):{r.summary_zh}", file=sys.stderr)
