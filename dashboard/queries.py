@@ -29,7 +29,7 @@ import streamlit as st
 from pipelines.access import accounts as accounts_api
 from pipelines.access import audit as audit_api
 from pipelines.access import review as review_api
-from pipelines.access.roles import ROLES, User, allowed, require
+from pipelines.access.roles import User, allowed, require
 from pipelines.catalog.definitions import catalog
 from pipelines.compute import completeness as completeness_api
 from pipelines.compute import laggards as laggards_api
@@ -230,8 +230,6 @@ def idle_minutes() -> int:
     """settings.accounts.idle_minutes: a session ends after this long without a click."""
     return catalog().settings.accounts.idle_minutes
 
-
-ROLE_ZH = ROLES
 
 
 def demo_accounts_hint() -> str | None:
