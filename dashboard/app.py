@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` without an installed package
     sys.path.insert(0, str(ROOT))
 
-from dashboard import queries, signin, ui  # noqa: E402
+from dashboard import queries, signin, theme, ui  # noqa: E402
 
 st.set_page_config(page_title="乡村治理目标监测", page_icon="📊", layout="wide")
 st.set_option("client.showErrorDetails", "none")
@@ -50,6 +50,7 @@ def pages(user: signin.User | None) -> dict[str, list]:
     return out
 
 
+theme.apply()
 with ui.guard():
     queries.ensure_database()
     user = signin.current_user()

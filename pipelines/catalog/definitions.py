@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipelines.errors import CatalogError
 from pipelines.catalog.expressions import Compiled, ExpressionError, compile_expression
@@ -407,6 +407,31 @@ class LimitSettings(_Model):
     worker_memory_mb: int = Field(default=2048, ge=256)     # the worker's address space
 
 
+class BriefingSettings(_Model):
+    """What the briefings and circulars print (settings.yaml ``briefing``)."""
+
+    issuer: str = "{unit}民政局"        # 发文单位; {unit}: the name of the briefing's unit
+    date: str = "today"               # 成文日期: "today", or a text such as "    年  月  日" filled in by hand
+    number: str = "第  期"             # 期号 under the title
+    title_font: str = "方正小标宋简体"
+    heading_font: str = "黑体"
+    body_font: str = "仿宋_GB2312"
+    # the installed faces that stand in for the named ones when a PDF is made here (fontconfig aliases)
+    substitutes: dict[str, list[str]] = Field(default_factory=lambda: {
+        "方正小标宋简体": ["Noto Serif CJK SC"], "黑体": ["Noto Sans CJK SC"],
+        "仿宋_GB2312": ["Noto Serif CJK SC"],
+        "楷体_GB2312": ["AR PL UKai CN", "Noto Serif CJK SC"]})
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, v: str) -> str:
+        try:
+            v.format(unit="某市")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"发文单位只能含占位符 {{unit}}:{v}") from exc
+        return v
+
+
 class Settings(_Model):
     """schemas/settings.yaml."""
 
@@ -417,6 +442,7 @@ class Settings(_Model):
     accounts: AccountSettings = AccountSettings()
     review: ReviewSettings = ReviewSettings()
     limits: LimitSettings = LimitSettings()
+    briefing: BriefingSettings = BriefingSettings()
 
 
 class Catalog(_Model):
