@@ -150,6 +150,17 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "REV003": ("error", "{action}须写明{what}", "{action_en} needs a {what_en}"),
     "REV004": ("error", "报送 {id} 已被新的报送替换,不能{action};请处理当前有效的报送 {active}",
                "submission {id} was superseded by {active}"),
+    # --- briefings and images -------------------------------------------------
+    "RPT001": ("error", "生成图片需要 Chromium 浏览器,本机没有找到({detail})。请安装 chromium 和 fonts-noto-cjk(见 README)后重试",
+               "making images needs Chromium, which was not found ({detail}); install chromium and fonts-noto-cjk"),
+    "RPT002": ("error", "生成 PDF 需要 LibreOffice(soffice),本机没有找到。请安装 libreoffice-writer-nogui(见 README),或改存 .docx",
+               "making a PDF needs LibreOffice (soffice); install libreoffice-writer-nogui or write a .docx"),
+    "RPT003": ("error", "LibreOffice 未能把简报转成 PDF:{detail}", "LibreOffice could not convert the briefing to PDF: {detail}"),
+    "RPT004": ("error", "输出文件 {file} 须以 .docx、.pdf 或 .pptx 结尾", "output file {file} must end in .docx, .pdf or .pptx"),
+    "RPT005": ("error", "{unit}不在规划《{plan}》的范围内,没有可写入简报的目标;请换一个单位(--unit)或规划",
+               "{unit} is outside plan {plan}: nothing to brief; choose another unit or plan"),
+    "RPT006": ("error", "{period}还没有可用于简报的数据:{detail}", "no data for {period}: {detail}"),
+    "RPT007": ("error", "生成图片超时或失败({detail});请重试", "making an image failed or timed out ({detail}); try again"),
     # --- general ------------------------------------------------------------
     "GEN001": ("error", "文件 {file} 不存在", "file {file} does not exist"),
     "GEN002": ("error", "数据库 {name} 正被另一个程序写入,请稍后再试(DuckDB 同一时间只允许一个写入进程)",
@@ -224,6 +235,10 @@ class RuralTargetsError(Exception):
 
 def _rebuild(cls: type, code: str, context: dict[str, Any]) -> RuralTargetsError:
     return cls(code, **context)
+
+
+class ReportError(RuralTargetsError):
+    """A briefing or image cannot be made (RPT…)."""
 
 
 class CatalogError(RuralTargetsError):

@@ -35,6 +35,7 @@ from pipelines.compute.indicators import compute
 from pipelines.compute.laggards import laggards
 from pipelines.compute.records import record_county_values, record_task_update, task_records
 from pipelines.compute.refresh import refresh
+from pipelines.compute.rules import STATUS_ZH
 from pipelines.compute.stored import is_fresh
 from pipelines.ingest.pipeline import FileReport, ingest_paths
 from pipelines.ingest.store import list_submissions, remove_orphans, submission_values, trace
@@ -42,6 +43,7 @@ from pipelines.ingest.template import write_county_templates, write_township_tem
 from pipelines.jsonable import plain_records
 from pipelines.periods import parse_period, period_label
 from pipelines.registry.load import get_unit, list_units, load_registry
+from pipelines.report.build import write as write_briefing
 from pipelines.samples.init import init_database
 from pipelines.samples.region import generate_region
 from pipelines.store.backup import backup, restore
@@ -432,6 +434,21 @@ def cmd_completeness(args: argparse.Namespace) -> int:
     print("\n催报名单(未报送的乡镇及其最近一次报送):")
     emit([{**c, "last_return": c["last_return"] or "从未报送"} for c in report["chase"]], args,
          ["township_code", "township_name", "county_name", "last_return"])
+    return 0
+
+
+@command("briefing")
+def cmd_briefing(args: argparse.Namespace) -> int:
+    """``briefing``: the quarter's briefing of a plan as .docx, .pdf or .pptx."""
+    con = _fresh(_db(args), args)
+    b = write_briefing(con, args.plan, args.as_of, Path(args.output), unit=args.unit, basis=args.basis)
+    summary = {"file": args.output, "title": b.title, "unit": b.unit["code"], "period": b.period, "basis": b.basis,
+               "targets": len(b.rows), "statuses": b.counts(), "lagging_targets": [p.info["id"] for p in b.parts]}
+    if args.json:
+        emit(summary, args)
+    else:
+        print(f"已写入 {args.output}:{b.title}")
+        print("各状态目标数:" + ",".join(f"{STATUS_ZH[k]} {v}" for k, v in b.counts().items()))
     return 0
 
 

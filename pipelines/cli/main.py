@@ -138,6 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
                          "settings.progress.min_coverage 的最近一个季度)")
     sp.add_argument("--unit", metavar="CODE", help="只看该单位下的乡镇")
 
+    sp = leaf(sub, "briefing", "briefing", "写简报(通报):Word、PDF 或幻灯片",
+              "按已存数据为一个规划写季度简报(通报):标题、发文单位和日期、带实际数字的概述(各状态目标数、报送率和及时率)、"
+              "各目标完成进度图、滞后目标分布图、每个滞后或未达标目标的走势图、进度地图和单位排名、未报送名单、"
+              "测算方法和各目标的条款与解读。输出文件以 .docx、.pdf(经 LibreOffice 转换)或 .pptx 结尾;图片由 Chromium 绘制。")
+    sp.add_argument("--plan", required=True, metavar="CODE", help="规划编号(如 changde-2018)")
+    sp.add_argument("--as-of", required=True, metavar="P", help="截至季度,如 2020Q3")
+    sp.add_argument("--unit", metavar="CODE", help="单位代码(默认:规划所属的市,或名录中跟踪该规划的单位)")
+    sp.add_argument("--basis", choices=["now", "then"], default="now",
+                    help="now:按现有全部数据(默认,与 progress --period 相同);then:只用该季度报送截止日前收到的报表"
+                         "(与 progress --as-of 相同)")
+    sp.add_argument("-o", "--output", required=True, metavar="FILE", help="输出文件:.docx、.pdf 或 .pptx")
+
     leaf(sub, "refresh", "refresh", "重新计算并保存全部指标值与进度(导入后运行)",
          "计算全部指标(乡镇及以上)和全部目标在各层级各季度的状态,写入 indicator_values、progress、"
          "progress_village 表,供仪表盘快速读取。")
