@@ -23,6 +23,7 @@ PAGES = {
         st.Page("app_pages/map.py", title="进度地图", icon="🗺️", url_path="map"),
         st.Page("app_pages/laggards.py", title="后进名单", icon="📉", url_path="laggards"),
         st.Page("app_pages/trends.py", title="趋势", icon="📈", url_path="trends"),
+        st.Page("app_pages/briefing.py", title="简报", icon="📰", url_path="briefing"),
     ],
     "报送与督办": [
         st.Page("app_pages/upload.py", title="数据上报", icon="📤", url_path="upload"),

@@ -101,9 +101,12 @@ def view_state(minx: float, miny: float, maxx: float, maxy: float, width: int = 
     return pdk.ViewState(longitude=(minx + maxx) / 2, latitude=(miny + maxy) / 2, zoom=zoom, pitch=0, bearing=0)
 
 
-def deck(polygons: pd.DataFrame, points: pd.DataFrame | None = None) -> pdk.Deck:
+def deck(polygons: pd.DataFrame, points: pd.DataFrame | None = None, outlines: pd.DataFrame | None = None,
+         names: bool = True) -> pdk.Deck:
     """The choropleth of ``polygons`` (code, name, geometry, fill, *_text) and optional village
-    points (lon, lat, name, fill, *_text), with Chinese tooltips, no basemap."""
+    points (lon, lat, name, fill, *_text), with Chinese tooltips, no basemap; ``outlines`` (geometry:
+    the counties around townships) drawn bold; the names of the areas (or points) written on the map.
+    A hovered area keeps its colour, a little darker."""
     features, geoms = [], []
     for rec in polygons.to_dict("records"):
         if not rec.get("geometry"):
@@ -115,9 +118,15 @@ def deck(polygons: pd.DataFrame, points: pd.DataFrame | None = None) -> pdk.Deck
         features.append({"type": "Feature", "geometry": geom, "properties": props})
     layers = [pdk.Layer(
         "GeoJsonLayer", id="units", data={"type": "FeatureCollection", "features": features},
-        stroked=True, filled=True, pickable=True, auto_highlight=True,
-        get_fill_color="properties.fill", get_line_color=[80, 80, 80, 255], line_width_min_pixels=1,
+        stroked=True, filled=True, pickable=True, auto_highlight=True, highlight_color=[0, 0, 0, 50],
+        get_fill_color="properties.fill", get_line_color=[255, 255, 255, 255], line_width_min_pixels=1,
     )]
+    if outlines is not None and not outlines.empty:
+        rings = [{"type": "Feature", "geometry": json.loads(g) if isinstance(g, str) else g, "properties": {}}
+                 for g in outlines["geometry"] if g]
+        layers.append(pdk.Layer("GeoJsonLayer", id="outlines", data={"type": "FeatureCollection", "features": rings},
+                                stroked=True, filled=False, pickable=False, get_line_color=[55, 65, 81, 255],
+                                line_width_min_pixels=2.5))
     pts: list[tuple[float, float]] = []
     if points is not None and not points.empty:
         recs = [{k: rec.get(k) for k in ("lon", "lat", "name", "fill") + TEXT_COLUMNS}
@@ -127,10 +136,61 @@ def deck(polygons: pd.DataFrame, points: pd.DataFrame | None = None) -> pdk.Deck
         layers.append(pdk.Layer(
             "ScatterplotLayer", id="villages", data=recs, get_position=["lon", "lat"], get_fill_color="fill",
             get_line_color=[40, 40, 40], stroked=True, line_width_min_pixels=1, radius_min_pixels=5,
-            radius_max_pixels=12, get_radius=250, pickable=True,
+            radius_max_pixels=12, get_radius=250, pickable=True, auto_highlight=True, highlight_color=[0, 0, 0, 50],
         ))
+    if names:
+        labelled = points if points is not None and not points.empty else polygons
+        label_rows = [{"name": r["name"], "lon": r["lon"], "lat": r["lat"]} for r in labelled.to_dict("records")
+                      if isinstance(r.get("name"), str) and not pd.isna(r.get("lon")) and not pd.isna(r.get("lat"))]
+        layers.append(pdk.Layer(
+            "TextLayer", id="names", data=label_rows, get_position=["lon", "lat"], get_text="name", get_size=16, font_weight=600,
+            get_color=[17, 24, 39, 255], get_pixel_offset=[0, -14] if labelled is points else [0, 0],
+            # pydeck reads a string as an expression: a quoted one is a string literal
+            font_family='"Noto Sans CJK SC, Microsoft YaHei, sans-serif"',
+            character_set='"' + "".join(sorted({ch for r in label_rows for ch in r["name"]})) + '"',  # the glyphs needed
+            outline_width=3, outline_color=[255, 255, 255, 220],
+            font_settings={"sdf": True, "fontSize": 64, "buffer": 8}, pickable=False))
     return pdk.Deck(layers=layers, initial_view_state=view_state(*_bounds(geoms, pts)), map_provider=None,
                     map_style=None, tooltip=TOOLTIP)
+
+
+def _hex(fill: Any) -> str:
+    r, g, b = (list(fill) + [200, 200, 200])[:3] if fill is not None else NO_DATA_RGB
+    return f"#{int(r):02x}{int(g):02x}{int(b):02x}"
+
+
+def static_figure(data: pd.DataFrame, legend: dict[str, Any], unit: str, title: str, subtitle: str, *,
+                  outlines: pd.DataFrame | None = None, villages: bool = False) -> Any:
+    """The same map as a still figure (pipelines.report.figures.map_figure): the colours, the legend
+    and the names, for 下载图片."""
+    from pipelines.report.figures import map_figure, titled
+
+    frame = data.assign(colour=[_hex(f) for f in data["fill"]])
+    if legend["mode"] == "status":
+        frame["group"] = [ui.status_zh(s if isinstance(s, str) else None) for s in frame.get("status", [None] * len(frame))]
+        keys = legend.get("statuses") or []
+        entries = [(ui.status_zh(k), ui.status_hex(k)) for k in keys]
+        if frame["status"].isna().any():
+            entries.append((ui.status_zh(None), _hex(NO_DATA_RGB)))
+    else:
+        frame["group"] = frame["colour"]
+        lo, hi = legend["lo"], legend["hi"]
+        steps = [lo + (hi - lo) * i / (len(RAMP) - 1) for i in range(len(RAMP))]
+        entries = [(ui.fmt_num(v, unit), _hex(ramp_rgb(v, lo, hi, legend.get("reverse", False)))) for v in steps]
+        entries.append(("无数据", _hex(NO_DATA_RGB)))
+    if villages:
+        empty = pd.DataFrame(columns=["name", "geometry", "colour", "group", "lon", "lat"])
+        fig = map_figure(empty, entries, title, points=frame, outlines=outlines)
+    else:
+        fig = map_figure(frame, entries, title, outlines=outlines)
+    return titled(fig, title, subtitle)
+
+
+def png(fig: Any) -> bytes:
+    """A still map as PNG at print resolution."""
+    from pipelines.report import images
+
+    return images.png(fig, width=1000, height=int(fig.layout.height or 800), scale=3)
 
 
 def legend_html(legend: dict[str, Any], unit: str = "") -> str:

@@ -34,13 +34,22 @@ progress = queries.unit_progress(target, view.asof, level, view.scope, view.basi
 data = polygons if level != "village" else units
 data = maps.with_progress(data, progress, info)
 data, legend = maps.colour_rows(data, mode, info["lower_is_better"])
+outlines = None
+if level == "township" and view.scope_level in ("province", "city"):
+    outlines = queries.shapes(list(queries.descendants(view.scope, "county")["code"]))
+names = st.toggle("显示地名", value=True, key="map_names")
 if level == "village":
     shade = polygons.assign(fill=[[235, 235, 235, 120]] * len(polygons), **{c: "" for c in maps.TEXT_COLUMNS})
-    deck = maps.deck(shade, data)
+    deck = maps.deck(shade, data, names=names)
 else:
-    deck = maps.deck(data)
+    deck = maps.deck(data, outlines=outlines, names=names)
 st.pydeck_chart(deck, height=560, key="progress_map")
 st.markdown(maps.legend_html(legend, info["unit"]), unsafe_allow_html=True)
+static = maps.static_figure(data, legend, info["unit"], f"{info['title']}:各{ui.level_zh(level)}"
+                            f"{'进度状态' if mode == 'status' else '数值'}", ui.chart_subtitle(view),
+                            outlines=outlines if level != "village" else polygons, villages=level == "village")
+ui.image_download(lambda: maps.png(static), f"进度地图_{info['title']}_{ui.level_zh(level)}_{view.scope_name}_{view.asof}",
+                  "map_png")
 st.caption(f"{info['title']}:目标 {info['target_text']},截止 {ui.fmt_date(info['deadline'])};"
            f"判定层级:{info['judged_at_zh']}。"
            "地图不加载底图(离线可用);鼠标停在区域上可看名称、数值、报送、目标和状态。")

@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, queries, ui
+from dashboard import queries, ui
+from pipelines.report import figures
 
 view = ui.view()
 ui.page_header("总览", view)
@@ -38,6 +39,11 @@ st.caption(f"{view.scope_name}的 {len(rows)} 项目标按状态计数(截至{ui
            "序时进度 = 已过时间占规划期的比例;完成进度 = 已完成的变化占所需变化的比例;"
            "数据不全 = 报送单位不足应报的 "f"{queries.min_coverage():.0%},不作达标与否的结论;"
            "不判定 = 规划只在其他层级判定,本层级数值仅供参考。")
+with st.expander("各目标完成进度与序时进度(图)", expanded=True):
+    ui.chart(figures.progress_figure(rows, f"{view.scope_name}各目标完成进度与序时进度"),
+             f"各目标完成进度_{view.scope_name}_{view.asof}", "ov_progress", subtitle=ui.chart_subtitle(view))
+    st.caption("条形为完成进度(颜色为状态,超过 150% 按 150% 画),黑色竖线为序时进度,绿色虚线为 100%;"
+               "“暂定”为报送单位不齐时的数值。简报(通报)中的图与此相同。")
 
 
 # ------------------------------------------------------------------ drill-down into one target
@@ -87,8 +93,8 @@ if not sub.empty:
 trend = history[history["target"] == target]
 if trend["value"].notna().sum() >= 2:
     with st.expander(f"{info['title']}:{view.scope_name}历年走势", expanded=False):
-        st.plotly_chart(charts.trend_figure(trend, {}, info, view.scope_name, row["unit"] or info["unit"]),
-                        config=ui.plotly_config(f"走势_{info['title']}_{view.scope_name}"), key="ov_trend")
+        ui.chart(figures.trend_figure(trend, {}, info, view.scope_name, row["unit"] or info["unit"]),
+                 f"走势_{info['title']}_{view.scope_name}_{view.asof}", "ov_trend", subtitle=ui.chart_subtitle(view))
 l1, l2, l3 = st.columns(3)
 l1.page_link("app_pages/map.py", label="在进度地图上查看", icon="🗺️")
 l2.page_link("app_pages/laggards.py", label="查看后进名单", icon="📉")
@@ -125,18 +131,22 @@ for start in range(0, len(records), per_row):
 
 # ------------------------------------------------------------------ the table behind the cards
 with st.expander("全部目标一览(可下载)"):
-    table = pd.DataFrame({
-        "编号": rows["target"], "目标": rows["target_title"],
-        "当前值": [ui.fmt_num(v, u) for v, u in zip(rows["value"], rows["unit"])],
-        "报送": [ui.coverage_note(r) or "齐全" for r in records],
-        "目标值": rows["target_text"], "截止日期": rows["deadline"], "状态": [ui.row_status_zh(r) for r in records],
+    table = pd.DataFrame({    # numbers stay numbers (the unit in its own column), for Excel
+        "目标": rows["target_title"], "当前值": pd.to_numeric(rows["value"], errors="coerce"),
+        "目标值": pd.to_numeric(rows["target_value"], errors="coerce"), "单位": rows["unit"].fillna(""),
+        "目标要求": rows["target_text"], "报送": [ui.coverage_note(r) or "齐全" for r in records],
+        "截止日期": pd.to_datetime(rows["deadline"]).dt.date, "状态": [ui.row_status_zh(r) for r in records],
         "完成进度(%)": (rows["pi"] * 100).round(1), "序时进度(%)": (rows["tau"] * 100).round(1),
-        "差距(百分点)": rows["gap_pp"].round(1), "数据点数": rows["points"],
+        "差距(百分点)": rows["gap_pp"].round(1), "数据点数": rows["points"], "编号": rows["target"],
     })
     if not child.empty:
         pivot = child.pivot_table(index="target", columns="status", values="unit_code", aggfunc="count", fill_value=0)
         for k in ui.STATUS_ORDER:
             if k in pivot:
                 table[f"{ui.level_zh(view.child_level)}{ui.status_zh(k)}"] = table["编号"].map(pivot[k]).fillna(0).astype(int)
+    table = table[[c for c in table.columns if c != "编号"] + ["编号"]]
     ui.table(table, f"目标总览_{view.scope_name}_{view.asof}", "ov_all",
-             title=f"{view.plan_title} · {view.scope_name} · 截至{ui.fmt_period(view.asof)}")
+             title=f"{view.plan_title} · {view.scope_name} · 截至{ui.fmt_period(view.asof)}",
+             column_config={"当前值": st.column_config.NumberColumn(format="%.2f"),
+                            "目标值": st.column_config.NumberColumn(format="%.2f"),
+                            "截止日期": st.column_config.DateColumn(format="YYYY-MM-DD")})

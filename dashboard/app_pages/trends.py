@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, queries, ui
+from dashboard import queries, ui
+from pipelines.report import figures
 
 view = ui.view()
 ui.page_header("趋势", view)
@@ -38,10 +39,10 @@ chosen = st.multiselect(f"对比的{ui.level_zh(view.child_level)}(默认:最落
 
 unit = (scope_hist["unit"].iloc[0] if not scope_hist.empty else child["unit"].iloc[0]) or info["unit"]
 series = {names[c]: child[child["unit_code"] == c] for c in chosen}
-fig = charts.trend_figure(scope_hist, series, info, view.scope_name, unit)
-st.plotly_chart(fig, config=ui.plotly_config(f"趋势_{info['title']}_{view.scope_name}"), key="trend_chart")
+fig = figures.trend_figure(scope_hist, series, info, view.scope_name, unit)
+ui.chart(fig, f"趋势_{info['title']}_{view.scope_name}_{view.asof}", "trend_chart", subtitle=ui.chart_subtitle(view))
 st.caption("黑色粗线为所选范围;灰色点线为序时进度线(从基期值匀速到截止日达到目标);橙色虚线为按当前速度预计的走势;"
-           "红色竖线为截止日期;空心点为暂定值(报送单位不齐)。图右上角工具栏可下载 PNG 图片。")
+           "红色竖线为截止日期;空心点为暂定值(报送单位不齐)。「下载图片」给出可用于简报的高清 PNG。")
 
 if not scope_hist.empty:
     last = scope_hist.sort_values("period").iloc[-1]
