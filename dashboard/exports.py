@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -12,6 +13,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from pipelines.cells import put
+from pipelines.report.formats import issue_date, issuer
 
 from dashboard import ui
 
@@ -58,22 +60,64 @@ def _periods_zh(text: str) -> str:
     return re.sub(r"(\d{4})Q([1-4])", r"\1年第\2季度", text)
 
 
+@dataclass
+class CircularPart:
+    """One target's part of a circular (通报): its laggard rows (pipelines.compute.laggards' order and
+    sections), its title, the unit of its values, the notes under its table, and the names of the
+    units above each listed unit (所属)."""
+
+    frame: pd.DataFrame
+    title: str
+    unit: str
+    notes: list[str] = field(default_factory=list)
+    parents: dict[str, str] = field(default_factory=dict)
+    target: str = ""               # the target's name, for the CSV's 目标 column
+
+
 def circular_xlsx(df: pd.DataFrame, *, title: str, subtitle: str, asof_text: str, unit: str, scope: str,
                   notes: list[str], parents: dict[str, str], made: dt.date | None = None) -> bytes:
-    """后进名单 laid out for a circular (通报): title, as-of date, rank, unit, value, target, gap,
-    status (with 力争目标 and the verdict at the deadline), who reported, the latest return; severely
-    lagging and missed rows in red; units without a return (未报送) and with too few returns (数据不全)
-    in their own sections after the ranked ones, not ranked; the notes (the target, its reading, the
-    method) under the table; A4 portrait, header row repeated on each page."""
-    rows = circular_rows(df, parents)
+    """后进名单 of one target laid out for a circular (通报): see ``circulars_xlsx``."""
+    return circulars_xlsx([CircularPart(df, title, unit, notes, parents)], subtitle=subtitle, asof_text=asof_text,
+                          scope=scope, made=made)
+
+
+def circulars_xlsx(parts: list[CircularPart], *, subtitle: str, asof_text: str, scope: str,
+                   made: dt.date | None = None) -> bytes:
+    """后进名单 laid out for a circular (通报), one sheet per target: title, as-of date, rank, unit,
+    value, target, gap, status (with 力争目标 and the verdict at the deadline), who reported, the
+    latest return; severely lagging and missed rows in red; units without a return (未报送) and with
+    too few returns (数据不全) in their own sections after the ranked ones, not ranked; the notes (the
+    target, its reading, the method) under the table; the issuing unit of ``scope`` and the date at
+    the bottom right (settings.briefing); A4 landscape, header row repeated on each page. Numbers
+    stay numbers; no cell holds a formula."""
+    made = made or dt.date.today()
     wb = Workbook()
-    ws = wb.active
-    ws.title = "后进名单"
+    for i, part in enumerate(parts):
+        ws = wb.active if i == 0 else wb.create_sheet()
+        ws.title = sheet_title(i, part.title, len(parts))
+        _circular_sheet(ws, part, subtitle=subtitle, asof_text=asof_text, scope=scope, made=made)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def sheet_title(i: int, title: str, n: int) -> str:
+    """The sheet of the ``i``-th of ``n`` targets: its title (numbered when there are several),
+    without the characters Excel refuses in a sheet name, at most 31 characters."""
+    name = re.sub(r"[\\/?*\[\]:]", "", title.removesuffix("后进名单")) or "后进名单"
+    return (f"{i + 1}.{name}" if n > 1 else name)[:31]
+
+
+def _circular_sheet(ws: Any, part: CircularPart, *, subtitle: str, asof_text: str, scope: str,
+                    made: dt.date) -> None:
+    """One target's circular on sheet ``ws``."""
+    rows = circular_rows(part.frame, part.parents)
+    unit = part.unit
     ncol = len(CIRCULAR_COLUMNS)
     last = get_column_letter(ncol)
 
     ws.merge_cells(f"A1:{last}1")
-    put(ws, 1, 1, title)
+    put(ws, 1, 1, part.title)
     ws["A1"].font = Font(name="宋体", bold=True, size=16)
     ws["A1"].alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     ws.row_dimensions[1].height = 36
@@ -82,7 +126,7 @@ def circular_xlsx(df: pd.DataFrame, *, title: str, subtitle: str, asof_text: str
     ws["A2"].font = Font(name="宋体", size=11)
     ws["A2"].alignment = Alignment(horizontal="center")
     ws.merge_cells(f"A3:{last}3")
-    put(ws, 3, 1, f"范围:{scope}    {asof_text}    制表日期:{ui.fmt_date(made or dt.date.today())}")
+    put(ws, 3, 1, f"范围:{scope}    {asof_text}    制表日期:{ui.fmt_date(made)}")
     ws["A3"].font = Font(name="宋体", size=10)
     ws["A3"].alignment = Alignment(horizontal="right")
 
@@ -127,11 +171,18 @@ def circular_xlsx(df: pd.DataFrame, *, title: str, subtitle: str, asof_text: str
                                         wrap_text=True)
         r += 1
     r += 1
-    for note in notes:
+    for note in part.notes:
         ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=ncol)
         put(ws, r, 1, note).font = Font(name="宋体", size=10)
         ws.cell(r, 1).alignment = Alignment(wrap_text=True, vertical="top")
         ws.row_dimensions[r].height = max(30, 15 * (1 + len(note) // 70))
+        r += 1
+    r += 1
+    for line in (issuer(scope), issue_date(made)):     # 落款: the issuing unit, the date under it
+        ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=ncol)
+        c = put(ws, r, 1, line)
+        c.font = Font(name="宋体", size=12)
+        c.alignment = Alignment(horizontal="right")
         r += 1
     widths = [6, 16, 12, 10, 10, 10, 9, 9, 14, 14, 12, 24]
     for j, w in enumerate(widths, start=1):
@@ -145,9 +196,27 @@ def circular_xlsx(df: pd.DataFrame, *, title: str, subtitle: str, asof_text: str
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_options.horizontalCentered = True
     ws.oddFooter.center.text = "第 &P 页,共 &N 页"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+
+
+def circular_table(parts: list[CircularPart]) -> pd.DataFrame:
+    """Every target's rows of a circular in one table (the CSV): 目标 and 计量单位 first, 分组 (后进排名,
+    未报送, 数据不全) last; numbers as numbers."""
+    frames = []
+    for part in parts:
+        rows = circular_rows(part.frame, part.parents)
+        rows.insert(0, "计量单位", part.unit)
+        rows.insert(0, "目标", part.target or part.title)
+        rows["分组"] = rows["_section_zh"]
+        frames.append(rows.drop(columns=[c for c in rows.columns if c.startswith("_")]))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def circular_name(level_zh: str, targets: list[str], scope: str, period: str | None) -> str:
+    """The file name (without extension) of a circular: 后进名单_村_农村老年协会覆盖率_示例市_2020Q3, or
+    后进名单_村_3项目标_示例市_2020Q3 for several targets; characters no file name may hold become "-"."""
+    what = targets[0] if len(targets) == 1 else f"{len(targets)}项目标"
+    name = "_".join(p for p in ("后进名单", level_zh, what, scope, period or "") if p)
+    return re.sub(r'[\\/:*?"<>|\s]+', "-", name)
 
 
 def circular_notes(info: dict[str, Any], min_coverage: float) -> list[str]:

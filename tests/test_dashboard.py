@@ -326,6 +326,11 @@ def _ranked_table(at: AppTest) -> pd.DataFrame:
     return at.dataframe[0].value
 
 
+def _status_filter(at: AppTest):
+    """The status multiselect of 后进名单 (keyed by the targets and level it filters)."""
+    return next(m for m in at.multiselect if m.key.startswith("lag_status"))
+
+
 def test_laggards_are_ranked_filtered_and_exported_for_a_circular(dash_db):
     at = ok(app("laggards", plan="changde-2018", asof="2020Q2", sel_target=LAG_TARGET))
     table = _ranked_table(at)
@@ -340,11 +345,11 @@ def test_laggards_are_ranked_filtered_and_exported_for_a_circular(dash_db):
     at.radio(key="lag_level").set_value("township").run()
     ok(at)
     towns = [r for r in _laggards(dash_db, "township") if r["section"] == "ranked"]
-    keep = at.multiselect(key="lag_status").value
+    keep = _status_filter(at).value
     assert list(_ranked_table(at)["单位"]) == [r["unit_name"] for r in towns if r["status"] in keep]
     behind = [r for r in towns if r["status"] in ("severely_lagging", "lagging")]
     assert behind, "the sample has townships behind in 2020Q2"
-    at.multiselect(key="lag_status").set_value(["severely_lagging", "lagging"]).run()
+    _status_filter(at).set_value(["severely_lagging", "lagging"]).run()
     table = _ranked_table(at)
     assert list(table["单位"]) == [r["unit_name"] for r in behind]
     assert list(table["状态"]) == [r["status_label"] for r in behind]
@@ -371,7 +376,7 @@ def test_units_without_a_return_are_listed_apart_not_ranked(dash_db):
     at = ok(app("laggards", plan="changde-2018", asof="2025Q1", sel_target=LAG_TARGET))
     at.radio(key="lag_level").set_value("township").run()
     ok(at)
-    at.multiselect(key="lag_status").set_value(at.multiselect(key="lag_status").options).run()   # every status
+    _status_filter(at).set_value(_status_filter(at).options).run()                     # every status
     ranked = _ranked_table(at)
     assert not silent & set(ranked["单位"])                                        # never ranked among laggards
     assert len(ranked) == len([r for r in api if r["section"] == "ranked"])
@@ -485,8 +490,8 @@ def test_upload_dry_run_shows_errors_then_stores_good_returns(dash_db):
     ok(at)
     summary = at.dataframe[0].value
     assert summary["结果"].iloc[0] == "有错误,不能导入" and summary["错误"].iloc[0] >= 1
-    problems = at.dataframe[1].value
-    assert list(problems.columns[:5]) == ["类别", "工作表", "单元格", "字段", "问题及修改方法"]
+    problems = at.table[0].value
+    assert list(problems.columns[:5]) == ["类别", "单元格", "村", "字段", "问题及修改方法"]
     assert expected["cell"] in set(problems["单元格"]) and expected["code"] in set(problems["代码"])
     assert at.button(key="upload_confirm").disabled
     assert any("有错误" in e.value for e in at.error)

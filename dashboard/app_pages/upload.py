@@ -27,13 +27,14 @@ def upload_tab() -> None:
     files = st.file_uploader("选择报表文件", type=uploads.ACCEPTED, accept_multiple_files=True,
                              key=f"upload_files_{ss['upload_gen']}", help="可一次选择多个文件")
     payload = [(f.name, f.getvalue()) for f in files or []]
+    day = queries.today()
 
     result = ss.get("upload_result")
     if result and not payload:
         st.success(f"导入完成:共 {len(result)} 个文件。")
         for r in result:
-            st.markdown(f"{'✅' if r.status in ('stored', 'unchanged') else '❌'} **{r.file}**:{uploads.outcome(r)}")
-        ui.table(uploads.report_table(result), "导入结果", "upload_result")
+            st.markdown(f"{'✅' if r.status in ('stored', 'unchanged') else '❌'} **{r.file}**:{uploads.outcome(r, day)}")
+        ui.table(uploads.report_table(result, day), "导入结果", "upload_result")
 
     if payload:
         sig = uploads.signature(payload)
@@ -53,7 +54,11 @@ def upload_tab() -> None:
         c1.metric("可以导入", len(ok))
         c2.metric("有错误", len(bad))
         c3.metric("与已导入相同", len(same))
-        ui.table(uploads.report_table(reports), "报表检查结果", "upload_check")
+        ui.table(uploads.report_table(reports, day), "报表检查结果", "upload_check")
+        for r in reports:
+            if uploads.is_late(r, day):
+                st.warning(f"{r.township_name or r.file} {ui.fmt_period(r.period)} 的报表已过报送截止日:"
+                           f"{uploads.lateness(r.period, day)}。", icon="⏰")
         if bad:
             st.error(f"{len(bad)} 个文件有错误,不能导入。请按下表逐个单元格修改后重新上传;其他文件不受影响。")
         for r in reports:
@@ -61,7 +66,7 @@ def upload_tab() -> None:
                 continue
             with st.expander(f"{'❌' if r.errors else '⚠️'} {r.file}:{len(r.errors)} 处错误,{len(r.warnings)} 条提示",
                              expanded=bool(r.errors) and len(reports) <= 3):
-                st.dataframe(uploads.problem_table(r), hide_index=True, width="stretch")
+                st.table(uploads.problem_view(uploads.problem_table(r)), hide_index=True)
         problems = uploads.all_problems(reports)
         if not problems.empty:
             ui.downloads(problems, "报表问题清单", "upload_problems", title="报表问题清单")

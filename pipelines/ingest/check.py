@@ -20,7 +20,7 @@ from openpyxl.utils import get_column_letter
 from pipelines.catalog.definitions import Catalog
 from pipelines.errors import Problem, RuralTargetsError
 from pipelines.ingest.locate import Layout, data_rows, find_layouts, identify, read_meta
-from pipelines.ingest.normalise import clean_text, is_blank, normalise
+from pipelines.ingest.normalise import clean_text, is_blank, normalise, to_code
 from pipelines.ingest.read import ReturnFile, cell_ref
 from pipelines.periods import period_bounds, shift
 
@@ -157,6 +157,7 @@ class _Checker:
         self.out = Checked()
         self.flagged: set[tuple[str, str]] = set()     # (sheet, cell) already reported: no follow-on ING021
         self.counts: dict[str, int] = {}
+        self.row_villages: dict[tuple[str, int], tuple[str, str]] = {}   # (sheet, row) → village code, name
         self.today = dt.date.today()
         start = min((p.period_start for p in cat.plans.values()), default=dt.date(2005, 1, 1))
         self.first_day = dt.date(start.year - TERM_YEARS, 1, 1)   # a committee elected a term before the plans
@@ -177,6 +178,10 @@ class _Checker:
         context.setdefault("value", "" if shown is None else shown)
         if sheet and cell and field:
             self.flagged.add((sheet, cell))
+        if sheet and cell and "village_code" not in context:     # a problem on a village row names the village
+            village_code, village = self.row_villages.get((sheet, _row_of(cell)), ("", ""))
+            if village_code or village:
+                context["village_code"], context["village"] = village_code, village
         self.out.problems.append(Problem(code, context, sheet=sheet, cell=cell, field=field, value=value))
 
     # -- the whole file ------------------------------------------------------
@@ -310,14 +315,20 @@ class _Checker:
     def _village_records(self, lay: Layout, rows: list[int], township: str,
                          registry: dict[str, dict]) -> list[dict[str, Any]]:
         """The village rows' values, each village checked against the registry of ``township``."""
+        sheet = lay.sheet
+        code_col = lay.column_of("village_code")
+        name_col = lay.column_of("village_name")
+        for r in rows:       # which village each row holds, by the registry's name when its code is known
+            raw = sheet.cell(r, code_col) if code_col is not None else None
+            code = to_code(raw)[0] or clean_text(raw)
+            name = registry[code]["name"] if code in registry else \
+                clean_text(sheet.cell(r, name_col) if name_col is not None else None)
+            self.row_villages[(sheet.name, r + 1)] = (code, name)
         self._layout_checks(lay, rows)
         if not rows:
             self.add("ING007", lay.sheet.name)
             return []
         records = self._cells(lay, rows)
-        sheet = lay.sheet
-        code_col = lay.column_of("village_code")
-        name_col = lay.column_of("village_name")
         seen: dict[str, int] = {}
         keep = []
         for rec, r in zip(records, rows):
@@ -441,6 +452,12 @@ def _fmt(v: Any) -> str:
     if isinstance(v, bool):
         return "是" if v else "否"
     return str(v)
+
+
+def _row_of(cell: str) -> int:
+    """The row number (1-based) of a reference such as 村级情况!F12."""
+    digits = cell.rsplit("!", 1)[-1].lstrip("$ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    return int(digits) if digits.isdigit() else 0
 
 
 def _label(cat: Catalog, field_id: str) -> str:
