@@ -391,8 +391,14 @@ def downloads(df: pd.DataFrame, name: str, key: str, title: str | None = None,
 
 def table(df: pd.DataFrame, name: str, key: str, title: str | None = None, height: int | str = "auto",
           column_config: dict | None = None, xlsx: Callable[[], bytes] | None = None) -> None:
-    """st.dataframe plus its downloads."""
-    st.dataframe(df, hide_index=True, width="stretch", height=height, column_config=column_config)
+    """st.dataframe plus its downloads; a static table in the print view (and for no rows, where
+    st.dataframe would say "empty"); missing values are left blank."""
+    print_toggle()
+    if print_view() or df.empty:
+        st.html(static_table(df, column_config))
+    else:
+        st.dataframe(df, hide_index=True, width="stretch", height=height, column_config=column_config,
+                     placeholder="")
     downloads(df, name, key, title, xlsx=xlsx)
 
 
@@ -446,3 +452,120 @@ def pace_bars(pi: Any, tau: Any, colour: str) -> str:
                 f'<span style="display:block;width:{w:.0f}%;height:8px;background:{c}"></span></span>'
                 f'<span style="width:48px;text-align:right">{fmt_pct(v, 0)}</span></div>')
     return bar(pi, colour, "完成进度") + bar(tau, "#9ca3af", "序时进度")
+
+
+# ------------------------------------------------------------------ print view
+
+PRINT_VIEW = "print_view"            # session state: tables as static tables, to print (also ?print=1)
+_PRINT_WIDGET = "_print_view_toggle"
+_PRINT_DRAWN = "_print_view_drawn"   # the run (dashboard/theme.py: RUN) whose sidebar has the switch
+
+
+def print_view() -> bool:
+    """Whether the tables are drawn as static tables that print whole (the sidebar's 打印版式, or
+    ``print=1`` in the link)."""
+    ss = st.session_state
+    if PRINT_VIEW not in ss:
+        ss[PRINT_VIEW] = st.query_params.get("print") == "1"
+    return bool(ss[PRINT_VIEW])
+
+
+def print_toggle() -> None:
+    """The sidebar's 打印版式 switch, drawn once per run by the page's first table; kept in the URL."""
+    from dashboard import theme
+
+    ss = st.session_state
+    run = ss.get(theme.RUN)
+    if run is None or ss.get(_PRINT_DRAWN) == run:
+        return
+    ss[_PRINT_DRAWN] = run
+
+    def keep() -> None:
+        ss[PRINT_VIEW] = ss[_PRINT_WIDGET]
+
+    st.sidebar.toggle("打印版式", value=print_view(), key=_PRINT_WIDGET, on_change=keep,
+                      help="表格显示为完整的静态表格,再用浏览器打印(Ctrl+P,A4 横向)即可打印全部行;"
+                           "打印时不含侧栏和下载按钮")
+    if ss[PRINT_VIEW] and st.query_params.get("print") != "1":
+        st.query_params["print"] = "1"
+    elif not ss[PRINT_VIEW] and "print" in st.query_params:
+        del st.query_params["print"]
+
+
+def static_table(df: pd.DataFrame, column_config: dict | None = None) -> str:
+    """``df`` as an HTML table (class rt-table, styled in dashboard/theme.py), its values written as
+    st.dataframe writes them under ``column_config`` (labels, number and date formats; None hides a
+    column); no rows: one row saying so."""
+    from html import escape
+
+    config = column_config or {}
+    columns = [c for c in df.columns if not (c in config and config[c] is None)]
+    head = "".join(f"<th>{escape(_print_label(c, config.get(c)))}</th>" for c in columns)
+    align = {c: _print_class(df[c]) for c in columns}
+    rows = []
+    for rec in df[columns].itertuples(index=False):
+        cells = "".join(f"<td{align[c]}>{escape(_print_cell(v, config.get(c)))}</td>" for c, v in zip(columns, rec))
+        rows.append(f"<tr>{cells}</tr>")
+    if not rows:
+        rows.append(f'<tr><td class="rt-empty" colspan="{max(len(columns), 1)}">(无记录)</td></tr>')
+    return (f'<div class="rt-table-wrap"><table class="rt-table"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def _print_class(values: pd.Series) -> str:
+    """Numbers right-aligned, dates kept on one line."""
+    import datetime as dt
+
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return ' class="rt-num"'
+    if pd.api.types.is_datetime64_any_dtype(values) or values.map(lambda v: isinstance(v, dt.date)).any():
+        return ' class="rt-date"'
+    return ""
+
+
+def _print_label(column: Any, cfg: Any) -> str:
+    if isinstance(cfg, str):
+        return cfg
+    if isinstance(cfg, dict) and cfg.get("label"):
+        return str(cfg["label"])
+    return str(column)
+
+
+_MOMENT = (("YYYY", "%Y"), ("MM", "%m"), ("DD", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"))
+
+
+def _print_cell(v: Any, cfg: Any) -> str:
+    """One value as text, under its column's format (printf-style numbers, "localized", YYYY-MM-DD dates)."""
+    import datetime as dt
+    import numbers
+
+    import numpy as np
+
+    if is_blank(v) or v is pd.NaT:
+        return ""
+    fmt = (cfg.get("type_config") or {}).get("format") if isinstance(cfg, dict) else None
+    if isinstance(v, (bool, np.bool_)):
+        return "是" if v else "否"
+    if isinstance(v, dt.date):
+        if isinstance(fmt, str) and "YYYY" in fmt:
+            for token, code in _MOMENT:
+                fmt = fmt.replace(token, code)
+            return v.strftime(fmt)
+        if isinstance(v, dt.datetime) and (v.hour, v.minute, v.second) != (0, 0, 0):
+            return v.strftime("%Y-%m-%d %H:%M:%S")
+        return v.strftime("%Y-%m-%d")
+    if isinstance(v, numbers.Real):
+        number = float(v)
+        if isinstance(fmt, str) and "%" in fmt:
+            try:
+                return fmt % number
+            except (TypeError, ValueError):
+                pass
+        if fmt == "localized":
+            return f"{number:,.0f}" if number.is_integer() else f"{number:,.2f}"
+        if number.is_integer() and abs(number) < 1e15:
+            return str(int(number))
+        return f"{number:.4f}".rstrip("0").rstrip(".")
+    if isinstance(v, (list, tuple)):
+        return "、".join(str(x) for x in v)
+    return str(v)

@@ -13,9 +13,9 @@ ui.page_header("操作日志", view)
 st.caption("登录、上传(检查与导入)、审核、退回、解锁、任务进展、区县情况、账户变更和区划名录导入,每一次都记录在此,只增不改。")
 
 c1, c2, c3 = st.columns(3)
-who = c1.text_input("用户名", max_chars=32, key="au_user").strip() or None
+who = c1.text_input("用户名", max_chars=32, key="au_user", placeholder="全部用户").strip() or None
 actions = {None: "全部操作", **queries.AUDIT_ACTIONS}
-action = c2.selectbox("操作", list(actions), format_func=actions.get, key="au_action")
+action = c2.selectbox("操作", list(actions), format_func=actions.get, key="au_action", placeholder="全部操作")
 since = c3.date_input("自该日起", value=queries.today() - dt.timedelta(days=30), format="YYYY-MM-DD", key="au_since")
 
 log = queries.audit_entries(user_name=who, action=action, since=since, limit=2000)

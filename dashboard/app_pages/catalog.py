@@ -13,7 +13,8 @@ st.caption(f"{plan.issuer} · 印发 {ui.fmt_date(plan.issued)} · 范围:{plan.
 df = queries.targets(view.plan)
 st.caption("口径:村 = 村民委员会,社区 = 居民委员会,村(社区)= 两者;判定层级:只在该层级给出达标与否的结论,"
            "其他层级的数值仅供参考;力争:规划原文为“力争”“争取”的目标。")
-ui.table(df, f"目标目录_{view.plan}", "catalog", title=f"{plan.title} 目标目录",
+shown = df[[c for c in df.columns if c != "编号"] + ["编号"]]        # the Chinese title first, the id last
+ui.table(shown, f"目标目录_{view.plan}", "catalog", title=f"{plan.title} 目标目录",
          column_config={"目标": st.column_config.TextColumn(width="medium"),
                         "解读": st.column_config.TextColumn(width="large"),
                         "原文": st.column_config.TextColumn(width="large"),
@@ -21,5 +22,5 @@ ui.table(df, f"目标目录_{view.plan}", "catalog", title=f"{plan.title} 目标
 with st.expander("逐条查看解读和原文", expanded=True):
     for row in df.itertuples():
         strive = f" · {row.力争}" if row.力争 else ""
-        st.markdown(f"**{row.编号} {row.目标}** — {row.目标值},截止 {ui.fmt_date(row.截止日期)} · 口径:{row.口径} · "
-                    f"判定层级:{row.判定层级}{strive}  \n解读:{row.解读}  \n> {row.条款} “{row.原文}”")
+        st.markdown(f"**{row.目标}** — {row.目标值},截止 {ui.fmt_date(row.截止日期)} · 口径:{row.口径} · "
+                    f"判定层级:{row.判定层级}{strive}  \n解读:{row.解读}  \n> {row.条款} “{row.原文}”(编号 {row.编号})")

@@ -57,9 +57,9 @@ for t in milestones:
     head = top[top["unit_code"] == view.scope] if (top["unit_code"] == view.scope).any() else top.head(1)
     status = head["status"].iloc[0] if len(head) else "no_data"
     words = ui.row_status_zh(head.iloc[0]) if len(head) else ui.status_zh(status)
-    overview_rows.append({"编号": t.id, "任务": t.title, "牵头单位": "、".join(t.lead) or "—",
+    overview_rows.append({"任务": t.title, "牵头单位": "、".join(t.lead) or "—",
                           "参与单位": "、".join(t.partners) or "—", "截止日期": t.deadline, "状态": words,
-                          "_status": status})
+                          "编号": t.id, "_status": status})
     detail = rows[rows["level"] == "department"] if (rows["level"] == "department").any() else rows[
         rows["unit_code"] != view.scope]
     if keep and status not in keep and not detail["status"].isin(keep).any():
@@ -81,14 +81,14 @@ for t in milestones:
         })
         if keep:
             table = table[table["_status"].isin(keep)]
-        st.dataframe(table.style.apply(_style, axis=1), hide_index=True, width="stretch",
+        st.dataframe(table.style.apply(_style, axis=1), hide_index=True, width="stretch", placeholder="",
                      column_order=[c for c in table.columns if c != "_status"],
                      column_config={"距截止(天)": st.column_config.NumberColumn(format="%d")})
 
 st.subheader("任务清单一览")
 summary = pd.DataFrame(overview_rows)
 if not summary.empty:
-    st.dataframe(summary.style.apply(_style, axis=1), hide_index=True, width="stretch",
+    st.dataframe(summary.style.apply(_style, axis=1), hide_index=True, width="stretch", placeholder="",
                  column_order=[c for c in summary.columns if c != "_status"],
                  column_config={"截止日期": st.column_config.DateColumn(format="YYYY-MM-DD")})
     ui.downloads(summary.drop(columns=["_status"]), f"任务督办_{plan.code}_{view.scope_name}", "ms_summary",
@@ -101,12 +101,13 @@ if task_list and not queries.may("task"):
 elif task_list:
     st.subheader("登记任务进展")
     st.caption("每次登记都会保留,历史可查;状态为“已完成”时须填写完成日期。")
-    labels = {t.id: f"{t.id} {t.title}" for t in task_list}
-    task_id = st.selectbox("任务", list(labels), format_func=labels.get, key="ms_task")
+    labels = {t.id: t.title for t in task_list}
+    task_id = st.selectbox("任务", list(labels), format_func=labels.get, key="ms_task", placeholder="请选择任务")
     task = tasks[task_id]
     with st.form("ms_form", clear_on_submit=True):
         units = list(dict.fromkeys(task.lead + task.partners))
-        unit = st.selectbox("责任单位", units, format_func=lambda u: f"{u}({'牵头' if u in task.lead else '参与'})")
+        unit = st.selectbox("责任单位", units, format_func=lambda u: f"{u}({'牵头' if u in task.lead else '参与'})",
+                            placeholder="请选择责任单位")
         status = st.radio("进展状态", ["未启动", "推进中", "已完成"], horizontal=True, index=1)
         done = st.date_input("完成日期(已完成时填写)", value=None, format="YYYY-MM-DD",
                              min_value=dt.date(2015, 1, 1), max_value=queries.today())
@@ -131,9 +132,11 @@ st.subheader("进展登记历史")
 if history.empty:
     st.info("还没有任何进展登记。")
 else:
-    shown = history.rename(columns={"task_id": "任务", "unit": "责任单位", "status": "状态", "done_date": "完成日期",
-                                    "progress_note": "说明", "evidence": "佐证材料", "recorded_at": "登记时间",
-                                    "recorded_by": "登记人"})
+    titles = {t.id: t.title for t in milestones}
+    shown = history.assign(任务=history["task_id"].map(lambda i: titles.get(i, i)), 编号=history["task_id"]).rename(
+        columns={"unit": "责任单位", "status": "状态", "done_date": "完成日期", "progress_note": "说明",
+                 "evidence": "佐证材料", "recorded_at": "登记时间", "recorded_by": "登记人"})
+    shown = shown[["任务", "责任单位", "状态", "完成日期", "说明", "佐证材料", "登记时间", "登记人", "编号"]]
     ui.table(shown, f"任务进展历史_{plan.code}", "ms_history",
              column_config={"登记时间": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
                             "完成日期": st.column_config.DateColumn(format="YYYY-MM-DD")})

@@ -16,7 +16,8 @@ counties = queries.units(level="county")
 names = dict(zip(counties["code"], counties["name"]))
 options = list(counties["code"])
 default = options.index(view.county) if view.county in options else 0
-choice = st.selectbox("区县", options, index=default, format_func=names.get, key="region_county")
+choice = st.selectbox("区县", options, index=default, format_func=names.get, key="region_county",
+                      placeholder="请选择区县")
 towns = queries.units(level="township", parent=choice)
 table = towns[["code", "name", "population", "elderly_population", "lon", "lat"]].rename(columns={
     "code": "统计用区划代码", "name": "名称", "population": "人口", "elderly_population": "60岁及以上",

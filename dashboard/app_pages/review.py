@@ -33,7 +33,7 @@ ui.table(shown[["报送编号", "乡镇(街道)", "报告期", "文件", "上传
 
 labels = {int(r.id): f"第 {r.id} 号 · {r.township_name} · {ui.fmt_period(r.period)} · {r.review_zh}"
           for r in queue.itertuples()}
-chosen = st.selectbox("选择一份报送", list(labels), format_func=labels.get, key="rv_pick")
+chosen = st.selectbox("选择一份报送", list(labels), format_func=labels.get, key="rv_pick", placeholder="请选择报送")
 detail = queries.submission_detail(chosen)
 sub = detail["submission"]
 st.subheader(f"{sub['township_name']} {ui.fmt_period(sub['period'])}(第 {sub['id']} 号)")
@@ -46,10 +46,10 @@ if not detail["problems"].empty:
     with st.expander(f"⚠️ 提示 {len(detail['problems'])} 条(导入时已告知乡镇)", expanded=True):
         st.dataframe(detail["problems"].rename(columns={"code": "代码", "sheet": "工作表", "cell": "单元格",
                                                          "field": "字段", "message": "提示"}),
-                     hide_index=True, width="stretch")
+                     hide_index=True, width="stretch", placeholder="")
 with st.expander("村级数值", expanded=False):
     labels = {"source_row": "行号", **queries.field_labels("village")}
-    st.dataframe(detail["values"].rename(columns=labels), hide_index=True, width="stretch")
+    st.dataframe(detail["values"].rename(columns=labels), hide_index=True, width="stretch", placeholder="")
 
 
 def act(step: str, text: str | None = None) -> None:
