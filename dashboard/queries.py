@@ -769,3 +769,43 @@ def field_labels(sheet: str = "village") -> dict[str, str]:
 
 AUDIT_ACTIONS = audit_api.ACTIONS_ZH
 REVIEW_ZH = review_api.STATES
+
+
+# ------------------------------------------------------------------ briefings (pipelines.report)
+
+@st.cache_data(ttl=600, show_spinner="正在汇总简报内容 …", max_entries=16)
+def _briefing(plan: str, period: str, scope: str | None, basis: str, day: dt.date, version: str) -> Any:
+    from pipelines.report.content import gather
+
+    with reading() as con:
+        return gather(con, plan, period, unit=scope, basis=basis, today=day)
+
+
+def briefing(plan: str, period: str, scope: str | None, basis: str = "now") -> Any:
+    """The briefing of ``plan`` for ``scope`` as of ``period`` (pipelines.report.content.Briefing)."""
+    return _briefing(plan, period, scoped(scope), basis, today(), _v())
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=8)
+def _briefing_pictures(plan: str, period: str, scope: str | None, basis: str, day: dt.date,
+                       version: str) -> dict[str, bytes]:
+    from pipelines.report.build import pictures
+
+    return pictures(_briefing(plan, period, scope, basis, day, version))
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=8)
+def _briefing_file(plan: str, period: str, scope: str | None, basis: str, suffix: str, day: dt.date,
+                   version: str) -> bytes:
+    from pipelines.report.build import render
+
+    b = _briefing(plan, period, scope, basis, day, version)
+    return render(b, suffix, _briefing_pictures(plan, period, scope, basis, day, version))
+
+
+def briefing_maker(plan: str, period: str, scope: str | None, basis: str) -> Callable[[str], bytes]:
+    """What makes the briefing as .docx, .pdf or .pptx bytes (given its suffix) when a download button
+    is clicked: the scope is checked against the signed-in user now, because the click runs outside
+    the page's session; the figures are drawn once for every format."""
+    scope, day, version = scoped(scope), today(), _v()
+    return lambda suffix: _briefing_file(plan, period, scope, basis, suffix, day, version)

@@ -404,10 +404,67 @@ def table(df: pd.DataFrame, name: str, key: str, title: str | None = None, heigh
 
 # ------------------------------------------------------------------ charts
 
+# plotly's toolbar and date formats in Chinese (config.locales: plotly.js takes a locale inline)
+PLOTLY_ZH = {
+    "moduleType": "locale", "name": "zh-CN",
+    "dictionary": {
+        "Autoscale": "自动缩放", "Box Select": "矩形选择", "Lasso Select": "套索选择", "Compare data on hover": "悬停时比较数据",
+        "Double-click on legend to isolate one trace": "双击图例只显示该条数据", "Double-click to zoom back out": "双击恢复原始大小",
+        "Download plot as a PNG": "下载图片(PNG)", "Download plot as a png": "下载图片(PNG)", "Download plot": "下载图片",
+        "Pan": "平移", "Produced with Plotly.js": "由 Plotly.js 绘制", "Produced with Plotly": "由 Plotly 绘制",
+        "Reset": "重置", "Reset axes": "重置坐标轴", "Reset view": "重置视图", "Reset views": "重置视图",
+        "Show closest data on hover": "悬停时显示最近的数据", "Snapshot succeeded": "图片已生成",
+        "Sorry, there was a problem downloading your snapshot!": "抱歉,图片下载出错!",
+        "Taking snapshot - this may take a few seconds": "正在生成图片,请稍候",
+        "Toggle Spike Lines": "显示或隐藏辅助线", "Toggle show closest data on hover": "切换悬停显示最近的数据",
+        "Zoom": "缩放", "Zoom in": "放大", "Zoom out": "缩小", "trace": "数据系列", "new text": "新文本",
+        "Click to enter Plot title": "点击输入图表标题", "Click to enter X axis title": "点击输入 X 轴标题",
+        "Click to enter Y axis title": "点击输入 Y 轴标题",
+    },
+    "format": {
+        "days": ["星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"],
+        "shortDays": ["周日", "周一", "周二", "周三", "周四", "周五", "周六"],
+        "months": ["一月", "二月", "三月", "四月", "五月", "六月", "七月", "八月", "九月", "十月", "十一月", "十二月"],
+        "shortMonths": ["1月", "2月", "3月", "4月", "5月", "6月", "7月", "8月", "9月", "10月", "11月", "12月"],
+        "date": "%Y-%m-%d", "decimal": ".", "thousands": ",",
+    },
+}
+
+
 def plotly_config(filename: str) -> dict[str, Any]:
-    """The plotly toolbar: PNG download (2×) named in Chinese, no logo."""
+    """The plotly toolbar in Chinese (zh-CN locale): PNG download (2×) named in Chinese, no logo."""
     return {"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2},
-            "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+            "modeBarButtonsToRemove": ["lasso2d", "select2d"], "locale": "zh-CN", "locales": {"zh-CN": PLOTLY_ZH}}
+
+
+def chart(fig: Any, name: str, key: str, subtitle: str | None = None) -> None:
+    """A plotly figure on the page with a 下载图片 button under it: the same figure as a PNG at print
+    resolution (3200 px wide), titled with plan, scope and quarter (``subtitle``)."""
+    from pipelines.report import images
+    from pipelines.report.figures import titled
+
+    if subtitle:
+        title = fig.layout.title.text or ""
+        titled(fig, title.split("<br>")[0], subtitle)
+    st.plotly_chart(fig, config=plotly_config(name), key=key)
+    image_download(lambda: images.png(fig, width=1600, height=int(fig.layout.height or 600)), name, key)
+
+
+def chart_subtitle(view: "View") -> str:
+    """"《规划》 · 范围 · 截至2020年第3季度" under a chart's title."""
+    return f"《{view.plan_title}》 · {view.scope_name} · 截至{fmt_period(view.asof)}"
+
+
+def image_download(make: Callable[[], bytes], name: str, key: str) -> None:
+    """A 下载图片 button giving ``make()`` as ``name``.png (made when clicked; needs Chromium on the server)."""
+    from pipelines.report import images
+
+    if images.browser_path() is None:
+        st.caption("下载图片需要服务器上安装 Chromium(见 README);也可用图右上角工具栏的“下载图片”。")
+        return
+    st.download_button("🖼 下载图片", data=make, file_name=f"{name}.png", mime="image/png", key=f"{key}_png",
+                       on_click="ignore", width="content",
+                       help="PNG 图片,3200 像素宽,可直接用于简报和幻灯片")
 
 
 def level_zh(level: str | None) -> str:

@@ -473,8 +473,12 @@ def test_trends_draw_target_pace_deadline_and_projection(dash_db):
     at.selectbox(key="trend_target").select("cd-volunteers").run()
     ok(at)
     spec2 = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert spec["layout"]["title"]["text"] == catalog().target("cd-elder-assoc")[1].title + "(示例市)"
-    assert spec2["layout"]["title"]["text"] == catalog().target("cd-volunteers")[1].title + "(示例市)"
+    assert spec["layout"]["title"]["text"].startswith(catalog().target("cd-elder-assoc")[1].title + "(示例市)")
+    assert spec2["layout"]["title"]["text"].startswith(catalog().target("cd-volunteers")[1].title + "(示例市)")
+    assert "截至2019年第4季度" in spec["layout"]["title"]["text"]                 # plan, scope and quarter
+    ticks = spec["layout"]["xaxis"]["ticktext"]
+    assert ticks and all(t.endswith("季度") for t in ticks)                      # the axis in quarters
+    assert [b.label for b in at.get("download_button") if b.key == "trend_chart_png"] == ["🖼 下载图片"]
 
 
 # ---------------------------------------------------------------- 数据上报

@@ -3,8 +3,10 @@ downloaded as Word, PDF or slides (pipelines.report: the same as `rural-targets 
 import streamlit as st
 
 from dashboard import queries, ui
-from pipelines.report import illustrate, tables
+from pipelines.errors import render
+from pipelines.report import illustrate, images, tables
 from pipelines.report.build import MIME
+from pipelines.report.pdf import soffice
 
 view = ui.view()
 ui.page_header("简报", view, caption="本页内容即下载的简报;图、表和数字都来自已存数据")
@@ -12,13 +14,20 @@ ui.require_returns(view)
 
 b = queries.briefing(view.plan, view.asof, view.scope, view.basis)
 slug = f"简报_{view.scope_name}_{view.plan}_{view.asof}"
-st.markdown("**下载简报**(生成需 10–60 秒:先绘制全部图片,PDF 再由 LibreOffice 排版)")
+make = queries.briefing_maker(view.plan, view.asof, view.scope, view.basis)
+formats = [(".docx", "⬇ Word(.docx)"), (".pdf", "⬇ PDF"), (".pptx", "⬇ 幻灯片(.pptx)")]
+if images.browser_path() is None:
+    st.warning(render("RPT001", detail="服务器上没有 chromium"))
+    formats = []
+elif soffice() is None:
+    st.caption(render("RPT002"))
+    formats = [f for f in formats if f[0] != ".pdf"]
+if formats:
+    st.markdown("**下载简报**(生成需 10–60 秒:先绘制全部图片,PDF 再由 LibreOffice 排版)")
 row = st.container(horizontal=True)
-for suffix, label in ((".docx", "⬇ Word(.docx)"), (".pdf", "⬇ PDF"), (".pptx", "⬇ 幻灯片(.pptx)")):
-    row.download_button(label, data=lambda s=suffix: queries.briefing_file(view.plan, view.asof, view.scope,
-                                                                            view.basis, s),
-                        file_name=f"{slug}{suffix}", mime=MIME[suffix], key=f"brief{suffix}", on_click="ignore",
-                        width="content")
+for suffix, label in formats:
+    row.download_button(label, data=lambda s=suffix: make(s), file_name=f"{slug}{suffix}", mime=MIME[suffix],
+                        key=f"brief{suffix}", on_click="ignore", width="content")
 
 with st.container(border=True):
     st.markdown(f"<h3 style='text-align:center;font-family:serif'>{b.title}</h3>"

@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, exports, queries, ui
+from dashboard import exports, queries, ui
+from pipelines.report import figures
 
 view = ui.view()
 ui.page_header("报送情况", view)
@@ -58,7 +59,8 @@ ui.downloads(matrix, f"{title}_{periods[0]}-{periods[-1]}", "cmp_matrix", xlsx=l
 
 summary = queries.quarter_summary(view.scope)
 summary = summary[summary["period"].isin(periods)]
-st.plotly_chart(charts.completeness_figure(summary), config=ui.plotly_config(f"{title}"), key="cmp_chart")
+ui.chart(figures.completeness_figure(summary, f"{view.scope_name}各季度乡镇报表报送情况"), title, "cmp_chart",
+         subtitle=f"{ui.fmt_period(periods[0])}至{ui.fmt_period(periods[-1])} · 按时 / 逾期 / 未报(乡镇数)")
 
 # ------------------------------------------------------------------ roll-ups and the chase list
 st.subheader("分区县统计")
