@@ -63,4 +63,5 @@ with ui.guard():
     st.sidebar.markdown("**乡村治理目标监测** · 民政")
     signin.sign_out_button(user)
     ui.controls()
+    ui.print_toggle()
     nav.run()

@@ -768,6 +768,7 @@ def field_labels(sheet: str = "village") -> dict[str, str]:
 
 
 AUDIT_ACTIONS = audit_api.ACTIONS_ZH
+audit_details = audit_api.details_text
 REVIEW_ZH = review_api.STATES
 
 

@@ -695,7 +695,7 @@ def test_milestones_list_tasks_and_record_an_update_with_history(dash_db):
     ok(at)
     assert any("已登记" in s.value for s in at.success)
     history = at.dataframe[-1].value
-    assert len(history) == before + 1 and history["任务"].iloc[0] == "sc-task-02"    # newest first
+    assert len(history) == before + 1 and history["编号"].iloc[0] == "sc-task-02"    # newest first
     assert history["状态"].iloc[0] == "已完成" and "已印发换届工作方案" in set(history.iloc[0].astype(str))
     # a done date is required for 已完成: the catalogue's message, nothing stored
     at.selectbox(key="ms_task").select("sc-task-03").run()

@@ -24,8 +24,7 @@ if log.empty:
 else:
     log[["object", "unit", "client"]] = log[["object", "unit", "client"]].astype("object").where(
         log[["object", "unit", "client"]].notna(), "")
-    shown = log.assign(详情=log["details"].map(lambda d: "" if not d else "; ".join(
-        f"{k}={v}" for k, v in d.items() if v not in (None, "", [])))).rename(columns={
+    shown = log.assign(详情=log["details"].map(queries.audit_details)).rename(columns={
             "id": "编号", "at": "时间", "user": "用户", "action_zh": "操作", "object": "对象", "unit": "单位代码",
             "outcome_zh": "结果", "client": "来源"})
     ui.table(shown[["编号", "时间", "用户", "操作", "对象", "单位代码", "结果", "详情", "来源"]], "操作日志", "audit_log",

@@ -135,11 +135,13 @@ def target_list(info: dict, ranked: pd.DataFrame) -> exports.CircularPart | None
     if table.empty:
         st.info("所选状态下没有单位。")
     else:
-        st.dataframe(table.style.apply(_red(shown), axis=1), hide_index=True, width="stretch", column_config=COLUMNS)
+        st.dataframe(table.style.apply(_red(shown), axis=1), hide_index=True, width="stretch", column_config=COLUMNS,
+                     placeholder="")
     for key in dict.fromkeys(apart["section"]) if len(apart) else []:
         part = apart[apart["section"] == key]
         st.subheader(f"{part['section_zh'].iloc[0]}({len(part)} 个,不参与排名)")
-        st.dataframe(_shown(part, parents, unit, False), hide_index=True, width="stretch", column_config=COLUMNS)
+        st.dataframe(_shown(part, parents, unit, False), hide_index=True, width="stretch", column_config=COLUMNS,
+                     placeholder="")
     return exports.CircularPart(listed, title=f"{info['title']}后进名单", unit=unit, parents=parents,
                                 notes=exports.circular_notes(info, queries.min_coverage()), target=info["title"])
 

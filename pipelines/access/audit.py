@@ -69,3 +69,44 @@ def entries(con: duckdb.DuckDBPyConnection, reader: User, user: str | None = Non
         r["outcome_zh"] = OUTCOMES_ZH.get(r["outcome"], r["outcome"])
         out.append(r)
     return out
+
+
+# the words of a row's details on the 操作日志 page (keys, and the values written in English)
+DETAIL_KEYS_ZH = {
+    "reason": "原因", "failed_attempts": "连续失败次数", "locked": "已锁定", "role": "角色", "unit": "单位",
+    "display_name": "显示名", "code": "代码", "errors": "错误代码", "warnings": "提示数", "period": "报告期",
+    "status": "状态", "submission_id": "报送编号", "done_date": "完成日期", "item": "事项", "cycle": "周期",
+    "ids": "记录数", "units": "单位数", "by_level": "各层级单位数", "shapes": "边界数", "comment": "意见",
+    "file": "文件", "township": "乡镇", "superseded": "替换的报送",
+}
+DETAIL_VALUES_ZH = {
+    "unknown user": "用户不存在", "disabled": "账户已停用", "locked": "账户已锁定", "wrong password": "密码错误",
+    "idle": "长时间未操作", "logout": "退出登录", "stored": "已导入", "valid": "检查通过", "rejected": "未通过检查",
+    "unchanged": "无变化", "launch": "启动", "half_year": "半年", "year_end": "年末", "True": "是", "False": "否",
+    "city": "市", "county": "区县", "township": "乡镇", "village": "村", "province": "省",
+}
+
+
+def details_text(details: dict[str, Any] | None) -> str:
+    """A row's details in Chinese: "原因:密码错误;连续失败次数:3" (fields of the county sheet by their
+    labels in schemas/fields.yaml)."""
+    if not details:
+        return ""
+    from pipelines.access.roles import ROLES
+    from pipelines.catalog.definitions import catalog
+
+    labels = {f.id: f.label for sheet in catalog().sheets.values() for f in sheet.fields}
+
+    def word(v: Any) -> str:
+        if isinstance(v, dict):
+            return "、".join(f"{word(k)} {word(x)}" for k, x in v.items())
+        if isinstance(v, (list, tuple)):
+            return "、".join(word(x) for x in v)
+        return DETAIL_VALUES_ZH.get(str(v), str(v))
+
+    parts = []
+    for k, v in details.items():
+        if v in (None, "", [], "None"):
+            continue
+        parts.append(f"{DETAIL_KEYS_ZH.get(k) or labels.get(k, k)}:{ROLES.get(v, v) if k == 'role' else word(v)}")
+    return ";".join(parts)
