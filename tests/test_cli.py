@@ -31,7 +31,7 @@ def commands() -> list[str]:
 
 def test_the_parser_has_the_commands_the_readme_describes():
     assert commands() == ["targets", "registry load", "registry list", "template", "ingest", "submissions", "values",
-                          "indicators", "progress", "laggards", "completeness", "refresh", "task update", "task list",
+                          "indicators", "progress", "laggards", "completeness", "briefing", "refresh", "task update", "task list",
                           "county record", "user add", "user list", "user disable", "user reset-password",
                           "review list", "review approve", "review return", "review unlock", "audit",
                           "maintain", "backup", "restore",
