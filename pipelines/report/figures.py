@@ -144,12 +144,12 @@ def trend_figure(scope: pd.DataFrame, units: dict[str, pd.DataFrame], info: dict
         ms = pd.Timestamp(deadline).value / 1e6  # plotly wants epoch ms for an annotated vline on a date axis
         fig.add_vline(x=ms, line_dash="dot", line_color="#dc2626",
                       annotation_text=f"截止 {fmt_date(deadline)}", annotation_position="top right")
-    xaxis: dict[str, Any] = {"title": "季度", "gridcolor": "#e5e7eb"}
+    xaxis: dict[str, Any] = {"gridcolor": "#e5e7eb"}            # the ticks say 季度
     if dates:
         xaxis.update(quarter_ticks(min(dates), max(dates)))
     fig.update_layout(
-        font={"family": FONT, "size": 13}, height=460, margin={"l": 60, "r": 20, "t": 60, "b": 40},
-        legend={"orientation": "h", "y": -0.22}, hovermode="closest", xaxis=xaxis,
+        font={"family": FONT, "size": 13}, height=500, margin={"l": 60, "r": 20, "t": 60, "b": 110},
+        legend={"orientation": "h", "y": -0.3, "yanchor": "top"}, hovermode="closest", xaxis=xaxis,
         yaxis={"title": f"数值({unit})" if unit else "数值", "tickformat": ",.2~f", "gridcolor": "#e5e7eb"},
         separators=".,", **WHITE)
     return titled(fig, title or f"{info['title']}({scope_name})")

@@ -72,7 +72,7 @@ def _table(slide: Any, frame: pd.DataFrame, x: float, y: float, w: float, red: l
     shape = slide.shapes.add_table(rows, cols, Emu(int(x * CM)), Emu(int(y * CM)), Emu(int(w * CM)),
                                    Emu(int(0.75 * CM * rows)))
     table = shape.table
-    for j, width in enumerate(tables.widths(frame, w * 10)):
+    for j, width in enumerate(tables.widths(frame, w * 10, size_pt=size, pad_mm=6.0)):   # pptx cells: 2.54 mm margins
         table.columns[j].width = Emu(int(width / 10 * CM))
     faces = _faces()
     for j, name in enumerate(frame.columns):

@@ -121,14 +121,14 @@ def text_columns(frame: pd.DataFrame) -> set[int]:
     return {i for i, c in enumerate(frame.columns) if c in TEXT_COLUMNS}
 
 
-def widths(frame: pd.DataFrame, total_mm: float, size_pt: float = 10.5) -> list[float]:
+def widths(frame: pd.DataFrame, total_mm: float, size_pt: float = 10.5, pad_mm: float = 2.6) -> list[float]:
     """Column widths (mm) for a table ``total_mm`` wide in a ``size_pt`` face: columns of numbers and
     short words as wide as their widest entry, the text columns (目标, 单位, 状态 …) sharing the rest
-    by their length."""
+    by their length; ``pad_mm``: a cell's left and right margins together."""
     unit_mm = size_pt * 0.3528 / 2 * 1.05           # one half-width character
     need = [max([text_width(str(c))] + [text_width(str(v)) for v in frame[c].head(200)]) for c in frame.columns]
     text = text_columns(frame)
-    fixed = {j: need[j] * unit_mm + 2.6 for j in range(len(need)) if j not in text}
+    fixed = {j: need[j] * unit_mm + pad_mm for j in range(len(need)) if j not in text}
     rest = max(total_mm - sum(fixed.values()), 12.0 * max(len(text), 1))
     share = sum(min(need[j], 40) for j in text) or 1
     out = [fixed[j] if j in fixed else rest * min(need[j], 40) / share for j in range(len(need))]
