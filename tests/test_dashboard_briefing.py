@@ -45,3 +45,23 @@ def test_overview_has_the_progress_chart_of_the_briefing(dash_db):
     assert table, "全部目标一览 keeps the unit in its own column"
     frame = table[0]
     assert frame["当前值"].dtype.kind == "f" and frame["目标值"].dtype.kind == "f"      # numbers, not "89.3%"
+
+
+def test_map_names_places_and_outlines_counties(dash_db):
+    at = ok(app("map", plan="changde-2018", asof="2020Q3", sel_target="cd-elder-assoc"))
+    deck = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
+    layers = {layer["id"]: layer for layer in deck["layers"]}
+    names = [row["name"] for row in layers["names"]["data"]]
+    assert sorted(names) == sorted(["松岗区", "碧泉县", "白鹭县", "桐湾市"])
+    assert all(ch in layers["names"]["characterSet"] for ch in "".join(names))     # every glyph the names need
+    assert layers["units"]["highlightColor"][3] < 128                               # a hovered area keeps its colour
+    assert "outlines" not in layers
+    at.radio(key="map_level").set_value("township").run()
+    ok(at)
+    layers = {layer["id"]: layer for layer in json.loads(at.get("deck_gl_json_chart")[0].proto.json)["layers"]}
+    assert len(layers["outlines"]["data"]["features"]) == 4                           # the counties around them
+    assert len(layers["names"]["data"]) == 41
+    assert [b.label for b in at.get("download_button") if b.key == "map_png_png"] == ["🖼 下载图片"]
+    at.toggle(key="map_names").set_value(False).run()
+    layers = {layer["id"]: layer for layer in json.loads(at.get("deck_gl_json_chart")[0].proto.json)["layers"]}
+    assert "names" not in layers
