@@ -126,8 +126,10 @@ def widths(frame: pd.DataFrame, total_mm: float, size_pt: float = 10.5, pad_mm: 
     short words as wide as their widest entry, the text columns (目标, 单位, 状态 …) sharing the rest
     by their length; ``pad_mm``: a cell's left and right margins together."""
     unit_mm = size_pt * 0.3528 / 2 * 1.05           # one half-width character
-    need = [max([text_width(str(c))] + [text_width(str(v)) for v in frame[c].head(200)]) for c in frame.columns]
     text = text_columns(frame)
+    # a header may wrap onto two lines; the values of a number column may not
+    need = [max([-(-text_width(str(c)) // 2) if j not in text else text_width(str(c))]
+                + [text_width(str(v)) for v in frame[c].head(200)]) for j, c in enumerate(frame.columns)]
     fixed = {j: need[j] * unit_mm + pad_mm for j in range(len(need)) if j not in text}
     rest = max(total_mm - sum(fixed.values()), 12.0 * max(len(text), 1))
     share = sum(min(need[j], 40) for j in text) or 1
