@@ -309,9 +309,10 @@ def test_map_shows_village_points_when_a_township_is_selected(dash_db):
     at = ok(app("map", plan="changde-2018", county=COUNTY, township=TOWNSHIP, sel_target="cd-service-platform"))
     deck = _deck(at)
     kinds = [layer["@@type"] for layer in deck["layers"]]
-    assert kinds == ["GeoJsonLayer", "ScatterplotLayer"]
+    assert kinds == ["GeoJsonLayer", "ScatterplotLayer", "TextLayer"]                # the village names written beside them
     villages = deck["layers"][1]["data"]
     assert len(villages) == 8 and all(v["name"] for v in villages)
+    assert [x["name"] for x in deck["layers"][2]["data"]] == [v["name"] for v in villages]
 
 
 # ---------------------------------------------------------------- 后进名单
