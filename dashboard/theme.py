@@ -86,6 +86,9 @@ input:is([placeholder="Choose an option"], [placeholder="Choose options"], [plac
 [data-testid="stStatusWidget"] label::after {{ content: "程序已更新。"; {TEXT} }}
 [data-testid="stStatusWidget"] label ~ * button::after {{ content: "重新载入"; }}
 [data-testid="stStatusWidget"] label ~ * + * button::after {{ content: "总是自动重新载入"; }}
+/* ---- the map's own controls carry English tooltips (title attributes CSS cannot change): the map zooms
+   with the wheel or two fingers and pans by dragging, as the map page says */
+[data-testid="stDeckGlJsonChart"] .mapboxgl-ctrl {{ display: none; }}
 [data-testid="stConnectionStatus"] label {{ font-size: 0; }}
 [data-testid="stConnectionStatus"] label::after {{ content: "正在连接服务器…"; {TEXT} }}
 

@@ -52,7 +52,7 @@ ui.image_download(lambda: maps.png(static), f"进度地图_{info['title']}_{ui.l
                   "map_png")
 st.caption(f"{info['title']}:目标 {info['target_text']},截止 {ui.fmt_date(info['deadline'])};"
            f"判定层级:{info['judged_at_zh']}。"
-           "地图不加载底图(离线可用);鼠标停在区域上可看名称、数值、报送、目标和状态。")
+           "地图不加载底图(离线可用);滚动鼠标滚轮(或双指)缩放,拖动平移;鼠标停在区域上可看名称、数值、报送、目标和状态。")
 if not view.has_returns:
     ui.catalogue_warning("DSH003")
     st.page_link(ui.UPLOAD_PAGE, label="前往「数据上报」上传报表", icon="📤")
