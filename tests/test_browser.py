@@ -123,6 +123,9 @@ def _open(page, server, path: str, user: str) -> None:
     page.goto(f"{server['base']}/{path}")
     page.locator('[data-testid="stForm"], [data-testid="stSidebar"]').first.wait_for(timeout=30000)
     _settle(page)
+    # signed in (the sidebar's 退出登录) or not (the form): wait for one of them, not for a half-drawn page
+    page.locator('[data-testid="stForm"], [data-testid="stSidebar"] button:has-text("退出登录")').first.wait_for(
+        timeout=30000)
     display = DEMO[user]
     if page.get_by_role("button", name="退出登录").count():
         if display in page.locator('[data-testid="stSidebar"]').inner_text():
