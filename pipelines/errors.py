@@ -159,7 +159,6 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "RPT004": ("error", "输出文件 {file} 须以 .docx、.pdf 或 .pptx 结尾", "output file {file} must end in .docx, .pdf or .pptx"),
     "RPT005": ("error", "{unit}不在规划《{plan}》的范围内,没有可写入简报的目标;请换一个单位(--unit)或规划",
                "{unit} is outside plan {plan}: nothing to brief; choose another unit or plan"),
-    "RPT006": ("error", "{period}还没有可用于简报的数据:{detail}", "no data for {period}: {detail}"),
     "RPT007": ("error", "生成图片超时或失败({detail});请重试", "making an image failed or timed out ({detail}); try again"),
     # --- general ------------------------------------------------------------
     "GEN001": ("error", "文件 {file} 不存在", "file {file} does not exist"),

@@ -5,22 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import openpyxl
-import pytest
 
-from pipelines.access.roles import local_admin
 from pipelines.ingest.pipeline import ingest_uploads
-from pipelines.registry.load import load_registry
-from pipelines.samples.init import REGION_DIR
-
-ROOT = Path(__file__).resolve().parent.parent
-GOOD = ROOT / "data" / "samples" / "returns" / "439921101000_黄嘴镇_2025Q4.xlsx"
-ADMIN = local_admin("测试管理员")
+from test_limits import ADMIN, GOOD, ROOT, con  # noqa: F401 - the database with the sample registry
 
 
-@pytest.fixture
-def con(tmp_db):
-    load_registry(tmp_db, [REGION_DIR / "units.csv"], actor=ADMIN)
-    return tmp_db
+def field_cell(ws, field: str) -> tuple[int, int]:
+    """The row of the field ids and the column of ``field`` in a return's village sheet."""
+    id_row = next(r for r in range(1, 10) if any(c.value == field for c in ws[r]))
+    return id_row, next(c.column for c in ws[id_row] if c.value == field)
 
 
 def check(con, path: Path):
@@ -45,8 +38,7 @@ def test_last_quarters_file_with_its_visible_period_edited_is_refused(con, tmp_p
 def test_a_copied_column_with_the_same_field_id_is_refused(con, tmp_path):
     wb = openpyxl.load_workbook(GOOD)
     ws = wb["村级情况"]
-    id_row = next(r for r in range(1, 10) if any(c.value == "volunteers" for c in ws[r]))
-    source = next(c.column for c in ws[id_row] if c.value == "volunteers")
+    _, source = field_cell(ws, "volunteers")
     target = ws.max_column + 1
     for r in range(1, ws.max_row + 1):
         ws.cell(r, target).value = ws.cell(r, source).value
@@ -62,8 +54,7 @@ def test_a_copied_column_with_the_same_field_id_is_refused(con, tmp_path):
 def test_a_twenty_digit_number_is_caught_by_the_check_and_costs_no_other_file(con, tmp_path):
     wb = openpyxl.load_workbook(GOOD)
     ws = wb["村级情况"]
-    id_row = next(r for r in range(1, 10) if any(c.value == "volunteers" for c in ws[r]))
-    col = next(c.column for c in ws[id_row] if c.value == "volunteers")
+    id_row, col = field_cell(ws, "volunteers")
     ws.cell(id_row + 2, col).value = 12345678901234567890
     bad = tmp_path / "twenty_digits.xlsx"
     wb.save(bad)

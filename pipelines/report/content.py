@@ -93,10 +93,9 @@ class Briefing:
         words = ",".join(f"{status_zh(k)} {v} 项" for k, v in counts.items())
         first = (f"截至{fmt_period(self.period)}({self.basis_text}),{self.unit['name']}纳入《{self.plan.title}》"
                  f"监测的目标共 {n} 项:{words}。")
-        behind = [p for p in self.parts]
-        if behind:
+        if self.parts:
             first += "滞后或未达标的目标:" + "、".join(f"{p.info['title']}({status_zh(p.row['status'])})"
-                                                   for p in behind) + "。"
+                                                   for p in self.parts) + "。"
         else:
             first += "没有进度滞后或逾期未达标的目标。"
         if counts.get("incomplete"):

@@ -58,11 +58,8 @@ def lagging_map(b: Briefing) -> go.Figure:
     legend = [(lab, c) for _, lab, c in COUNT_BANDS if lab in set(groups)]
     if NOT_REPORTED[0] in set(groups):
         legend.append(NOT_REPORTED)
-    level = LEVEL_ZH.get(b.map_level or "", "")
-    return map_figure(areas, legend, f"各{level}进度滞后及未达标的目标数",
-                      outlines=b.map_outlines, height=1000) \
-        .update_layout(title={"text": f"各{level}进度滞后及未达标的目标数<br><span style='font-size:13px;"
-                                      f"color:#555'>{subtitle(b)}</span>"})
+    title = f"各{LEVEL_ZH.get(b.map_level or '', '')}进度滞后及未达标的目标数"
+    return titled(map_figure(areas, legend, title, outlines=b.map_outlines, height=1000), title, subtitle(b))
 
 
 def part_figures(b: Briefing, part: TargetPart, index: int) -> list[Figure]:
@@ -82,13 +79,12 @@ def status_map(b: Briefing, part: TargetPart) -> go.Figure:
     status = part.ranked.set_index("unit_code")["status"]
     level = LEVEL_ZH[part.level]
     title = f"{part.info['title']}:各{level}进度状态"
+    units, legend = status_areas(part.shapes.assign(status=part.shapes["code"].map(status)))
     if part.level == "village":
-        pts, legend = status_areas(part.shapes.assign(status=part.shapes["code"].map(status)))
-        return map_figure(pd.DataFrame(columns=["name", "geometry", "colour", "group", "lon", "lat"]), legend,
-                          title, points=pts, outlines=part.outlines, height=1000).update_layout(
-            title={"text": f"{title}<br><span style='font-size:13px;color:#555'>{subtitle(b)}</span>"})
-    areas, legend = status_areas(part.shapes.assign(status=part.shapes["code"].map(status)))
-    fig = map_figure(areas, legend, title, outlines=part.outlines, height=1000)
+        empty = pd.DataFrame(columns=["name", "geometry", "colour", "group", "lon", "lat"])
+        fig = map_figure(empty, legend, title, points=units, outlines=part.outlines, height=1000)
+    else:
+        fig = map_figure(units, legend, title, outlines=part.outlines, height=1000)
     return titled(fig, title, subtitle(b))
 
 
