@@ -24,6 +24,9 @@ ACTIONS_ZH = {
 OUTCOMES_ZH = {"ok": "成功", "refused": "无权限", "rejected": "未通过检查", "unchanged": "无变化", "failed": "失败"}
 
 
+from pipelines.store.lake import connection_is_lake, time_id  # noqa: E402
+
+
 def record(con: duckdb.DuckDBPyConnection, user: User | str | None, action: str, outcome: str = "ok",
            object: str | None = None, unit: str | None = None, details: dict[str, Any] | None = None,
            client: str | None = None, at: dt.datetime | None = None) -> None:
@@ -32,9 +35,13 @@ def record(con: duckdb.DuckDBPyConnection, user: User | str | None, action: str,
     name = user.name if isinstance(user, User) else user
     role = user.role if isinstance(user, User) else None
     text = json.dumps(plain(details), ensure_ascii=False, default=str) if details else None
+    row = [at or dt.datetime.now(), name, role, action, object, unit, outcome, text, client]
+    if connection_is_lake(con):     # no sequence in a DuckLake, and a counter would make every sign-in a conflict
+        con.execute("INSERT INTO audit_log (id, logged_at, user_name, role, action, object, unit, outcome, details, "
+                    "client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [time_id(), *row])
+        return
     con.execute("INSERT INTO audit_log (logged_at, user_name, role, action, object, unit, outcome, details, client) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [at or dt.datetime.now(), name, role, action, object, unit, outcome, text, client])
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
 
 
 def entries(con: duckdb.DuckDBPyConnection, reader: User, user: str | None = None, since: dt.date | None = None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -33,7 +34,10 @@ def _field_value(text: str) -> tuple[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand (each leaf sets ``handler``, its command's name)."""
     p = argparse.ArgumentParser(prog=PROG, description="乡村治理目标监测:目标目录、乡镇季度报表、进度评估。")
-    p.add_argument("--db", metavar="PATH", help="DuckDB 数据库文件(默认:$RURAL_TARGETS_DB,否则 data/rural_targets.duckdb)")
+    p.add_argument("--db", metavar="PATH|URL", help="DuckDB 数据库文件(默认:$RURAL_TARGETS_DB,否则 data/rural_targets.duckdb),"
+                   "或 DuckLake 数据库 ducklake:postgres:<libpq 连接串>(多台服务器共享)")
+    p.add_argument("--data-path", metavar="DIR", help="DuckLake 的数据文件目录(默认:$RURAL_TARGETS_DATA_PATH;各服务器共享的目录),"
+                   "报表原件、上报队列和日志也放在这里")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}", help="显示版本号并退出")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     outputs: list[tuple[argparse.ArgumentParser, bool, bool]] = []  # the output flags go after each command's own
@@ -416,10 +420,10 @@ def _log_internal_error(args: argparse.Namespace) -> str:
     import logging
     import traceback
 
-    from pipelines.store.db import db_path
+    from pipelines.store.db import home_dir
 
     try:
-        path = db_path(getattr(args, "db", None)).parent / "logs" / "rural-targets.log"
+        path = home_dir(getattr(args, "db", None)) / "logs" / "rural-targets.log"
         path.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(path, encoding="utf-8")
     except Exception:  # noqa: BLE001 - no place to write: the message says so
@@ -436,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``rural-targets``."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "data_path", None):     # read where the DuckLake is opened, in this process and its workers
+        os.environ["RURAL_TARGETS_DATA_PATH"] = str(Path(args.data_path).resolve())
     try:
         if args.handler == "docs cli":
             return _docs_cli(args, parser)

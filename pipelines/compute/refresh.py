@@ -30,8 +30,9 @@ from pipelines.compute.rules import Grid
 from pipelines.compute.scope import Scope, ScopeData, Units, root_groups, units_by_level
 from pipelines.compute.rules import STATUSES
 from pipelines.compute.stored import (FLAG_BITS, ROW_VERSION, STATE_KEY, VERDICT_BITS, VERDICT_SHIFT, catalog_hash,
-                                      data_table_sql, data_token, enum_types)
-from pipelines.store.db import transaction
+                                      data_table_sql, data_token, enum_types, int_range, stored_state)
+from pipelines.store.db import replace_rows, transaction
+from pipelines.store.lake import connection_is_lake
 from pipelines.units import LEVEL_RANK
 
 SHEETS = ("village", "township", "county")
@@ -53,6 +54,7 @@ class Writer:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.cur = con.cursor()
+        self.cur.execute(f"USE {con.execute('SELECT current_database()').fetchone()[0]}")   # a cursor starts in memory
         self.jobs: queue.Queue[tuple[str, pa.Table] | None] = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
         self.seconds = 0.0
@@ -94,7 +96,7 @@ class Writer:
 
 
 def refresh(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *, chunk_villages: int = 40_000,
-            say: Callable[[str], None] | None = None) -> dict[str, Any]:
+            say: Callable[[str], None] | None = None, only: list[str] | None = None) -> dict[str, Any]:
     """Recompute every indicator and status and store them (call after ingest or any update):
 
     - ``indicator_sums_{village,township,county}`` (wide sums at township level and above, one row
@@ -105,9 +107,14 @@ def refresh(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *, chunk
     - ``progress_village`` (wide: a status, value, pi, tau, flags and points column group per
       village-level target, named by ``progress_village_targets.k``): every village × quarter.
 
+    ``only`` (township codes; see ``refresh_touched``): recompute only the scopes holding them and put
+    their rows in place of the stored ones, leaving the rest as it is.
+
     Returns row counts, seconds and the time of each phase.
     """
     cat = cat or catalog()
+    part = only is not None
+    new = "__part" if part else "__new"
     say = say or (lambda text: None)
     started = time.perf_counter()
     timing: dict[str, float] = {}
@@ -126,10 +133,15 @@ def refresh(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *, chunk
     vtargets = [(p, t) for p, t in cat.targets()
                 if t.indicator and "village" in judged_at(t, cat, [lv for lv, _, _ in groups[p.code]])]
     stats: dict[str, Any] = {"periods": len(periods), "indicator_rows": 0, "progress": 0, "progress_village": 0}
+    prefixes = sorted({x for gs in groups.values() for _, _, ps in gs for x in ps})
+    prefixes = [p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes)]
+    if part:
+        prefixes = [p for p in prefixes if any(code.startswith(p) for code in only or [])]
+        stats["scopes"] = prefixes
     try:
         for name, cols in _AUX.items():
             con.execute(f"CREATE OR REPLACE TABLE {name}__new ({cols})")
-        con.execute(f"CREATE OR REPLACE TABLE progress_data__new ({data_table_sql(types)})")
+        con.execute(f"CREATE OR REPLACE TABLE progress_data{new} ({data_table_sql(types)})")
         _insert(con, "INSERT INTO progress_village_targets__new SELECT * FROM _rt_insert",
                 pa.table({"k": pa.array(range(len(vtargets)), pa.int32()), "plan": [p.code for p, _ in vtargets],
                           "target": [t.id for _, t in vtargets]},
@@ -140,31 +152,34 @@ def refresh(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *, chunk
                          schema=pa.schema([("target", pa.string()), ("recurrence", pa.string())])))
         vcols = "".join(f", s{k} {types['status']}, v{k} DOUBLE, pi{k} FLOAT, tau{k} FLOAT, f{k} TINYINT, n{k} TINYINT"
                         for k in range(len(vtargets)))
-        con.execute(f"CREATE OR REPLACE TABLE progress_village__new (unit BIGINT, pidx SMALLINT{vcols})")
-        prefixes = sorted({x for gs in groups.values() for _, _, ps in gs for x in ps})
-        prefixes = [p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes)]
+        con.execute(f"CREATE OR REPLACE TABLE progress_village{new} (unit BIGINT, pidx SMALLINT{vcols})")
         register_frame(con, "_rt_periods", period_frame(periods or ["2000Q1"]))
         say("计算指标(乡镇及以上)…")
-        stats["indicator_rows"] = _indicator_sums(con, cat, periods, prefixes)
+        stats["indicator_rows"] = _indicator_sums(con, cat, periods, prefixes, new)
         lap("indicators")
         if periods and prefixes:
             _judge_and_store(con, cat, Grid(periods), groups, vtargets, prefixes, chunk_villages, labels, stats,
-                             say, lap, timing)
+                             say, lap, timing, new)
         con.unregister("_rt_periods")
         con.execute("DROP TABLE IF EXISTS _rt_village_sums")
     except BaseException:
         for name in _STORED:
             con.execute(f"DROP TABLE IF EXISTS {name}__new")
+            con.execute(f"DROP TABLE IF EXISTS {name}__part")
         con.execute("DROP TABLE IF EXISTS _rt_village_sums")
         raise
-    _swap(con, token, chash, set(types.values()))
+    if part:
+        _merge(con, token, chash, periods, prefixes)
+    else:
+        _swap(con, token, chash, set(types.values()), periods)
     lap("swap")
     stats["seconds"] = round(time.perf_counter() - started, 2)
     stats["timing"] = timing
     return stats
 
 
-def _indicator_sums(con: duckdb.DuckDBPyConnection, cat: Catalog, periods: list[str], prefixes: list[str]) -> int:
+def _indicator_sums(con: duckdb.DuckDBPyConnection, cat: Catalog, periods: list[str], prefixes: list[str],
+                    new: str = "__new") -> int:
     """indicator_sums_{sheet}__new at township level and above for every scope at once (one scan per
     sheet) and indicator_columns__new (which indicator each column k is); the number of rows."""
     rows = 0
@@ -175,12 +190,12 @@ def _indicator_sums(con: duckdb.DuckDBPyConnection, cat: Catalog, periods: list[
         if inds and periods and prefixes:           # columns k exist only then (the view reads them)
             meta += [(sh, k, i.id, i.factor, i.denominator is not None) for k, i in enumerate(inds)]
             sql = sums_sql(sh, inds, None, cat, prefixes, [x for x in higher if LEVEL_RANK[x] <= LEVEL_RANK[SOURCE_LEVEL[sh]]])
-            con.execute(f"CREATE OR REPLACE TABLE indicator_sums_{sh}__new AS SELECT * FROM ({sql.sql}) "
+            con.execute(f"CREATE OR REPLACE TABLE indicator_sums_{sh}{new} AS SELECT * FROM ({sql.sql}) "
                         "ORDER BY unit_code, pidx", list(sql.params))
         else:
-            con.execute(f"CREATE OR REPLACE TABLE indicator_sums_{sh}__new (unit_code VARCHAR, level VARCHAR, "
+            con.execute(f"CREATE OR REPLACE TABLE indicator_sums_{sh}{new} (unit_code VARCHAR, level VARCHAR, "
                         "pidx BIGINT, expected BIGINT, reported BIGINT)")
-        rows += con.execute(f"SELECT count(*) FROM indicator_sums_{sh}__new").fetchall()[0][0]
+        rows += con.execute(f"SELECT count(*) FROM indicator_sums_{sh}{new}").fetchall()[0][0]
     frame = pd.DataFrame(meta, columns=["sheet", "k", "indicator", "factor", "has_den"])
     _insert(con, "INSERT INTO indicator_columns__new SELECT * FROM _rt_insert", pa.Table.from_pandas(frame))
     return rows
@@ -204,7 +219,8 @@ def _chunks(con: duckdb.DuckDBPyConnection, prefixes: list[str], chunk_villages:
 
 def _judge_and_store(con: duckdb.DuckDBPyConnection, cat: Catalog, grid: Grid, groups: dict[str, list],
                      vtargets: list, prefixes: list[str], chunk_villages: int, labels: Labels, stats: dict[str, Any],
-                     say: Callable[[str], None], lap: Callable[[str], None], timing: dict[str, float]) -> None:
+                     say: Callable[[str], None], lap: Callable[[str], None], timing: dict[str, float],
+                     new: str = "__new") -> None:
     """Per group of provinces: read the sums and village values, judge every plan, store the rows."""
     vk = {(p.code, t.id): k for k, (p, t) in enumerate(vtargets)}
     chunks = _chunks(con, prefixes, chunk_villages)
@@ -216,7 +232,7 @@ def _judge_and_store(con: duckdb.DuckDBPyConnection, cat: Catalog, grid: Grid, g
     lap("village_values")
     # numbers read as DOUBLE with NaN for NULL: plain numpy arrays, no masks to fill
     nan_cols = {}
-    for sh, table in [(sh, f"indicator_sums_{sh}__new") for sh in SHEETS] + [("_village", "_rt_village_sums")]:
+    for sh, table in [(sh, f"indicator_sums_{sh}{new}") for sh in SHEETS] + [("_village", "_rt_village_sums")]:
         if sh == "_village" and not vinds:
             continue
         names = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall() if r[0] not in ("unit_code", "level")]
@@ -231,7 +247,7 @@ def _judge_and_store(con: duckdb.DuckDBPyConnection, cat: Catalog, grid: Grid, g
             values: list[SheetValues] = []
             for sh in SHEETS:
                 if sheet_inds[sh]:
-                    res = con.execute(f"SELECT {keys}, {nan_cols[sh]} FROM indicator_sums_{sh}__new "
+                    res = con.execute(f"SELECT {keys}, {nan_cols[sh]} FROM indicator_sums_{sh}{new} "
                                       f"WHERE {where}", chunk).fetchnumpy()
                     lv = frozenset(lvl for lvl, r in LEVEL_RANK.items() if (res["lrank"] == r).any())
                     values.append(SheetValues(sh, sheet_inds[sh], res, lv or frozenset({"none"})))
@@ -255,7 +271,7 @@ def _judge_and_store(con: duckdb.DuckDBPyConnection, cat: Catalog, grid: Grid, g
                     for t in plan.targets:
                         for block in judge_target(scope, con, t):
                             if block.level == DEPARTMENT:        # task units: once, not per group
-                                if (code, t.id) in done_tasks:
+                                if (code, t.id) in done_tasks or new == "__part":   # uploads leave tasks alone
                                     continue
                                 done_tasks.add((code, t.id))
                             else:
@@ -265,8 +281,8 @@ def _judge_and_store(con: duckdb.DuckDBPyConnection, cat: Catalog, grid: Grid, g
                             else:               # village rows of field milestones go with the others
                                 tables.append(block_table(block, grid, labels))
             lap("judge")
-            stats["progress"] += _store_progress(writer, tables)
-            stats["progress_village"] += _store_village(writer, vcols, village_rows, grid, data.units["village"])
+            stats["progress"] += _store_progress(writer, tables, new)
+            stats["progress_village"] += _store_village(writer, vcols, village_rows, grid, data.units["village"], new)
             lap("store (waiting for the writer)")
             del data, values, tables, vcols
     lap("store (waiting for the writer)")
@@ -285,12 +301,12 @@ def _insert(con: duckdb.DuckDBPyConnection | Writer, sql: str, table: pa.Table) 
         con.unregister("_rt_insert")
 
 
-def _store_progress(con: duckdb.DuckDBPyConnection | Writer, tables: list[pa.Table]) -> int:
+def _store_progress(con: duckdb.DuckDBPyConnection | Writer, tables: list[pa.Table], new: str = "__new") -> int:
     tables = [t for t in tables if t.num_rows]
     if not tables:
         return 0
     table = pa.concat_tables(tables).select(DATA_COLUMNS).combine_chunks()     # one batch inserts faster
-    _insert(con, "INSERT INTO progress_data__new SELECT * FROM _rt_insert", table)
+    _insert(con, f"INSERT INTO progress_data{new} SELECT * FROM _rt_insert", table)
     return table.num_rows
 
 
@@ -319,14 +335,14 @@ def _village_columns(block: Block, k: int, rows: np.ndarray, labels: Labels) -> 
 
 
 def _store_village(con: duckdb.DuckDBPyConnection | Writer, cols: dict[str, pa.Array], rows: np.ndarray,
-                   grid: Grid, villages: Units) -> int:
+                   grid: Grid, villages: Units, new: str = "__new") -> int:
     """One group's village rows (village × quarter while the village exists) into progress_village."""
     ui, ci = np.nonzero(rows)
     if not cols or not len(ui):
         return 0
     table = pa.table({"unit": villages.ints[ui], "pidx": (ci + grid.p0).astype(np.int16), **cols})
     names = ", ".join(table.column_names)
-    _insert(con, f"INSERT INTO progress_village__new ({names}) SELECT {names} FROM _rt_insert", table)
+    _insert(con, f"INSERT INTO progress_village{new} ({names}) SELECT {names} FROM _rt_insert", table)
     return table.num_rows
 
 
@@ -338,7 +354,7 @@ def _drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
         con.execute(f"DROP {kind} IF EXISTS {name}")
 
 
-def _swap(con: duckdb.DuckDBPyConnection, token: str, chash: str, types: set[str]) -> None:
+def _swap(con: duckdb.DuckDBPyConnection, token: str, chash: str, types: set[str], periods: list[str]) -> None:
     """Replace the stored tables by the ones just built, record what they reflect, and drop the ENUM
     types no table uses any more."""
     with transaction(con):
@@ -351,8 +367,9 @@ def _swap(con: duckdb.DuckDBPyConnection, token: str, chash: str, types: set[str
             con.execute(f"ALTER TABLE {name}__new RENAME TO {name}")
         con.execute(_indicator_view(con))
         con.execute(_PROGRESS_VIEW)
-        con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                    [STATE_KEY, _state(chash, token)])
+        replace_rows(con, "meta", "key", "SELECT ? AS key, ? AS value", [STATE_KEY, _state(chash, token, periods)])
+    if connection_is_lake(con):
+        return
     old = con.execute("SELECT type_name FROM duckdb_types() WHERE NOT internal AND logical_type = 'ENUM' AND "
                       "starts_with(type_name, 'progress_')").fetchall()
     for (name,) in old:
@@ -360,9 +377,52 @@ def _swap(con: duckdb.DuckDBPyConnection, token: str, chash: str, types: set[str
             con.execute(f"DROP TYPE IF EXISTS {name}")
 
 
-def _state(chash: str, token: str) -> str:
-    return json.dumps({"catalog": chash, "data": token, "rows": ROW_VERSION,
+def _state(chash: str, token: str, periods: list[str]) -> str:
+    return json.dumps({"catalog": chash, "data": token, "rows": ROW_VERSION, "periods": periods,
                        "refreshed_at": dt.datetime.now().isoformat(timespec="seconds")})
+
+
+_UNIT_KEYED = {"progress_data": "unit", "progress_village": "unit",
+               **{f"indicator_sums_{sh}": "unit_code" for sh in SHEETS}}
+
+
+def _merge(con: duckdb.DuckDBPyConnection, token: str, chash: str, periods: list[str], prefixes: list[str]) -> None:
+    """Put the rows just recomputed for ``prefixes`` (tables ``*__part``) in place of the stored ones, in
+    one transaction, and record the data version they reflect."""
+    try:
+        with transaction(con):
+            for name, key in _UNIT_KEYED.items():
+                where, params = [], []
+                for prefix in prefixes:
+                    if key == "unit":
+                        where.append("unit BETWEEN ? AND ?")
+                        params += list(int_range(prefix))
+                    else:
+                        where.append("starts_with(unit_code, ?)")
+                        params.append(prefix)
+                if where:
+                    con.execute(f"DELETE FROM {name} WHERE {' OR '.join(where)}", params)
+                    con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {name}__part")
+            replace_rows(con, "meta", "key", "SELECT ? AS key, ? AS value", [STATE_KEY, _state(chash, token, periods)])
+    finally:
+        for name in _STORED:
+            con.execute(f"DROP TABLE IF EXISTS {name}__new")
+            con.execute(f"DROP TABLE IF EXISTS {name}__part")
+
+
+def refresh_touched(con: duckdb.DuckDBPyConnection, touched: set[tuple[str, str]] | list[tuple[str, str]],
+                    cat: Catalog | None = None) -> dict[str, Any]:
+    """Refresh the stored tables after uploads of ``touched`` (township code, period): only the scopes
+    (a plan's city or province) holding those townships are recomputed — their units at every level,
+    every quarter — and their rows replaced. A whole ``refresh`` instead when the stored tables are
+    missing or were made for another catalog, row layout or set of quarters (a new quarter changes
+    every unit's history)."""
+    cat = cat or catalog()
+    state = stored_state(con)
+    if (state is None or state.get("rows") != ROW_VERSION or state.get("catalog") != catalog_hash(cat)
+            or state.get("periods") != data_periods(con)):
+        return refresh(con, cat)
+    return refresh(con, cat, only=sorted({code for code, _ in touched}))
 
 
 # the stored rows with their unit codes and period names (the API reads progress_data by code range)

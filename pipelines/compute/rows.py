@@ -178,7 +178,7 @@ def _text_or_none(v: Any) -> str | None:
     return v if isinstance(v, str) else None
 
 
-def _coded(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def coded(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes (-1: missing) and their labels (objects) of a column, Categorical or not."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         return s.cat.codes.to_numpy(dtype=np.int64), np.asarray(s.cat.categories, dtype=object)
@@ -193,7 +193,7 @@ def _take(labels: Any, codes: np.ndarray) -> np.ndarray:
 
 def _text(s: pd.Series) -> np.ndarray:
     """A named column as an object array of its labels (None where missing)."""
-    codes, labels = _coded(s)
+    codes, labels = coded(s)
     return _take(labels, codes)
 
 
@@ -217,14 +217,14 @@ def decode(data: pd.DataFrame, names: dict[int, str], cat: Catalog) -> pd.DataFr
         p = num(c)
         return _by_value(np.where(np.isnan(p), -1, p).astype(np.int64), lambda v: period_of(v) if v >= 0 else None)
 
-    tcodes, tlabels = _coded(data["target"])
+    tcodes, tlabels = coded(data["target"])
     targets = [cat.target(t)[1] for t in tlabels]
     unit = num("unit")
     has_unit = ~np.isnan(unit)
     ints = np.where(has_unit, unit, -1).astype(np.int64)
     codes = _by_value(ints, lambda u: f"{u:012d}" if u >= 0 else None)
     unit_names = _by_value(ints, lambda u: names.get(u, f"{u:012d}") if u >= 0 else None)
-    dcodes, dlabels = _coded(data["department"])
+    dcodes, dlabels = coded(data["department"])
     if (dcodes >= 0).any():                  # a task's responsible units, named as lead or partner
         pair = np.where(dcodes >= 0, tcodes * len(dlabels) + dcodes, -1)
 
@@ -236,7 +236,7 @@ def decode(data: pd.DataFrame, names: dict[int, str], cat: Catalog) -> pd.DataFr
         codes = np.where(has_unit, codes, _take(dlabels, dcodes))
         unit_names = np.where(has_unit, unit_names, _by_value(pair, task_unit))
     pidx = num("pidx").astype(np.int64)
-    scodes, slabels = _coded(data["status"])
+    scodes, slabels = coded(data["status"])
     status = _take(slabels, scodes)
     basis = _text(data["basis"])
     cols: dict[str, Any] = {
@@ -300,7 +300,7 @@ def decode(data: pd.DataFrame, names: dict[int, str], cat: Catalog) -> pd.DataFr
 
     order = {t.id: i for i, (_, t) in enumerate(cat.targets())}
     t_rank = np.array([order[t.id] for t in targets], np.int64)[tcodes]
-    lcodes, llabels = _coded(data["level"])
+    lcodes, llabels = coded(data["level"])
     l_rank = np.array([LEVEL_RANK.get(lv, len(LEVELS)) for lv in llabels], np.int64)[lcodes]
     u_rank = pd.factorize(pd.Series(codes, dtype=object), sort=True)[0]
     sort = np.lexsort((u_rank, l_rank, pidx, t_rank))

@@ -30,10 +30,11 @@ import pandas as pd
 
 from pipelines.catalog.definitions import Catalog, Plan, Target, catalog
 from pipelines.compute.judge import DEPARTMENT
-from pipelines.compute.rows import DATA_COLUMNS, ROW_COLUMNS, Labels, decode
+from pipelines.compute.rows import DATA_COLUMNS, ROW_COLUMNS, Labels, coded, decode
 from pipelines.compute.rules import INCOMPLETE, MET, MISSED, cycle_codes
 from pipelines.compute.scope import target_pairs, unit_level
 from pipelines.periods import pidx
+from pipelines.store.lake import connection_is_lake
 from pipelines.units import PREFIX_LEN
 
 STATE_KEY = "progress_state"
@@ -74,17 +75,22 @@ def data_token(con: duckdb.DuckDBPyConnection) -> str:
     return json.dumps(parts, default=str)
 
 
+def stored_state(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """What the stored tables reflect (catalog fingerprint, data version, row layout, quarters), if any."""
+    try:
+        rows = con.execute("SELECT value FROM meta WHERE key = ?", [STATE_KEY]).fetchall()
+    except duckdb.CatalogException:
+        return None
+    return json.loads(rows[0][0]) if rows else None
+
+
 def is_fresh(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, token: str | None = None) -> bool:
     """Whether the stored tables reflect the current data (``token``: its ``data_token``, if known)
     and catalog."""
     cat = cat or catalog()
-    try:
-        rows = con.execute("SELECT value FROM meta WHERE key = ?", [STATE_KEY]).fetchall()
-    except duckdb.CatalogException:
+    state = stored_state(con)
+    if state is None:
         return False
-    if not rows:
-        return False
-    state = json.loads(rows[0][0])
     return (state.get("rows") == ROW_VERSION and state.get("catalog") == catalog_hash(cat)
             and state.get("data") == (token or data_token(con)))
 
@@ -92,6 +98,8 @@ def is_fresh(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, token: 
 def enum_types(con: duckdb.DuckDBPyConnection, labels: Labels) -> dict[str, str]:
     """The ENUM type of each named column of the row table, created when missing; named by a digest
     of its labels, so a changed catalog gets new types while the stored tables still use the old."""
+    if connection_is_lake(con):             # a DuckLake has no user-defined types
+        return {kind: "VARCHAR" for kind in ENUM_COLUMNS}
     out = {}
     for kind in ENUM_COLUMNS:
         values = labels.values[kind]
@@ -111,7 +119,7 @@ def data_table_sql(types: dict[str, str]) -> str:
     return ", ".join(f'"{c}" {sql.get(c, "DOUBLE")}' for c in DATA_COLUMNS)
 
 
-def _int_range(prefix: str) -> tuple[int, int]:
+def int_range(prefix: str) -> tuple[int, int]:
     """[lo, hi] of the 12-digit codes (as integers) starting with ``prefix``."""
     if not prefix:
         return 0, 10**12 - 1
@@ -139,7 +147,7 @@ def read_stored(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *,
     if not pairs:
         return pd.DataFrame(columns=ROW_COLUMNS)
     prefix = unit[:PREFIX_LEN[unit_level(con, unit)]] if unit else ""
-    lo, hi = _int_range(prefix)
+    lo, hi = int_range(prefix)
     targets = [t.id for _, t in pairs]
     cond = [f"target IN ({', '.join('?' * len(targets))})"]
     params: list[Any] = list(targets)
@@ -179,7 +187,7 @@ def _read_village(con: duckdb.DuckDBPyConnection, cat: Catalog, pairs: list[tupl
     if not ks:
         return pd.DataFrame()
     cols = ", ".join(f"{part}{k}" for k, _, _ in ks for part in VILLAGE_PARTS)
-    lo, hi = _int_range(prefix)
+    lo, hi = int_range(prefix)
     where, params = ["unit BETWEEN ? AND ?"], [lo, hi]
     if period is not None:
         where.append("pidx = ?")
@@ -193,7 +201,8 @@ def _read_village(con: duckdb.DuckDBPyConnection, cat: Catalog, pairs: list[tupl
         verdict_of[bits] = pos
     parts: dict[str, list[np.ndarray]] = {}
     for k, plan_code, tid in ks:
-        codes, found = wide[f"s{k}"].cat.codes.to_numpy(), list(wide[f"s{k}"].cat.categories)
+        codes, found = coded(wide[f"s{k}"])
+        found = list(found)
         m = codes >= 0
         if not m.any():
             continue

@@ -24,7 +24,7 @@ from pipelines.files import atomic_write
 from pipelines.ingest.check import Staged
 from pipelines.ingest.read import ReturnFile
 from pipelines.jsonable import plain
-from pipelines.store.db import transaction
+from pipelines.store.db import next_ids, transaction
 
 BATCH = 50                        # files stored per transaction when many are ingested …
 BATCH_SECONDS = 1.0               # … or fewer, so that a long run commits at least every second
@@ -132,7 +132,7 @@ def _store(con: duckdb.DuckDBPyConnection, cat: Any, staged: list[Staged], archi
             else:
                 new.append(i)
         if new:
-            ids = [r[0] for r in con.execute("SELECT nextval('submission_seq') FROM range(?)", [len(new)]).fetchall()]
+            ids = next_ids(con, "submission", len(new))
             _write(con, cat.sheets, [staged[i] for i in new], [archived[i] for i in new], ids, active,
                    uploaded_by, uploaded_at)
             for i, sid in zip(new, ids):

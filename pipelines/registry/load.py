@@ -29,7 +29,7 @@ from shapely.geometry import shape
 
 from pipelines.units import (COMMITTEE_TYPES, LEVEL_RANK, LEVEL_ZH, LEVELS, PREFIX_LEN, committee_type_from_text, committee_type_of,
                              level_of)
-from pipelines.store.db import transaction
+from pipelines.store.db import replace_rows, transaction
 from pipelines.errors import Problem, ProblemsError, RegistryError, RuralTargetsError
 from pipelines.access import audit
 from pipelines.access.roles import User, require
@@ -439,16 +439,15 @@ def _load(con: duckdb.DuckDBPyConnection, paths: list[Path], geojson: Path | Non
     try:
         with transaction(con):
             if len(units):
-                con.execute("""
-                    INSERT OR REPLACE INTO units (code, name, level, parent_code, lon, lat, population,
-                        elderly_population, valid_from, valid_to, merged_into, source, loaded_at,
-                        committee_type, urban_rural_code)
+                replace_rows(con, "units", "code", columns="(code, name, level, parent_code, lon, lat, population, "
+                             "elderly_population, valid_from, valid_to, merged_into, source, loaded_at, committee_type, "
+                             "urban_rural_code)", select_sql="""
                     SELECT code, name, level, parent_code, lon, lat, population, elderly_population,
                         CAST(valid_from AS DATE), CAST(valid_to AS DATE), merged_into, source, current_timestamp,
                         committee_type, urban_rural_code
                     FROM _registry_units""")
             if len(shapes_df):
-                con.execute("INSERT OR REPLACE INTO unit_shapes (code, geometry) SELECT code, geometry FROM _registry_shapes")
+                replace_rows(con, "unit_shapes", "code", "SELECT code, geometry FROM _registry_shapes")
                 con.execute("""
                     UPDATE units SET lon = s.x, lat = s.y
                     FROM _registry_shapes s

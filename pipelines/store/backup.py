@@ -33,10 +33,10 @@ def backup(target: Path | None = None, source: str | os.PathLike | None = None) 
     con = duckdb.connect()
     try:
         try:
-            con.execute("ATTACH ? AS src (READ_ONLY)", [str(src)])
+            con.execute(f"ATTACH {sql_string(src)} AS src (READ_ONLY)")
         except duckdb.Error as exc:
             raise RuralTargetsError("GEN006", name=src.name, db=str(src), detail=unreadable_reason(str(exc))) from None
-        con.execute("ATTACH ? AS dst", [str(partial)])
+        con.execute(f"ATTACH {sql_string(partial)} AS dst")
         con.execute("COPY FROM DATABASE src TO dst")
         con.execute("DETACH dst")
     finally:

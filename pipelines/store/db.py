@@ -1,7 +1,9 @@
-"""The embedded DuckDB database: where it is, how to open it, its tables.
+"""The database: where it is, how to open it, its tables.
 
-DuckDB admits one read-write process per file. The CLI opens the file read-write for the
-length of one command; the dashboard opens it per request (see README, "Who writes").
+By default an embedded DuckDB file. DuckDB admits one read-write process per file: the CLI opens it
+read-write for the length of one command, the dashboard per request, the ingest worker per file (see
+README, "Who writes"). ``--db ducklake:postgres:…`` names a DuckLake database instead
+(pipelines.store.lake): the same tables, shared by many processes on many machines.
 """
 from __future__ import annotations
 
@@ -16,19 +18,45 @@ import duckdb
 from pipelines.catalog.definitions import catalog
 from pipelines.errors import RuralTargetsError
 from pipelines.resources import project_dir, sql_dir
+from pipelines.store import lake
 
 ENV_VAR = "RURAL_TARGETS_DB"
 SQL_DIR = sql_dir()  # pipelines/store/sql, package data in a wheel
 
 
-def db_path(explicit: str | os.PathLike | None = None) -> Path:
-    """The database path: ``explicit``, else $RURAL_TARGETS_DB, else settings' default (``data/…``)
-    under the project directory: the checkout, or the current directory for a wheel install."""
+def db_target(explicit: str | os.PathLike | None = None) -> str:
+    """The database named by ``explicit``, else $RURAL_TARGETS_DB, else settings' default file
+    (``data/…``) under the project directory: the checkout, or the current directory for a wheel
+    install. A DuckDB file's path, or a ``ducklake:`` URL."""
     if explicit:
-        return Path(explicit)
+        return str(explicit)
     if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR])
-    return project_dir() / catalog().settings.database
+        return os.environ[ENV_VAR]
+    return str(project_dir() / catalog().settings.database)
+
+
+def is_lake(explicit: str | os.PathLike | None = None) -> bool:
+    """Whether the database named (see ``db_target``) is a DuckLake."""
+    return lake.is_lake(db_target(explicit))
+
+
+def db_path(explicit: str | os.PathLike | None = None) -> Path:
+    """The database file (see ``db_target``); for a DuckLake, its data directory."""
+    target = db_target(explicit)
+    return lake.data_path() if lake.is_lake(target) else Path(target)
+
+
+def home_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """Where the files that go with the database live — the upload archive, the queue, logs, backups:
+    beside the DuckDB file, or in the DuckLake's data directory (shared by every machine)."""
+    target = db_target(explicit)
+    return lake.data_path() if lake.is_lake(target) else Path(target).resolve().parent
+
+
+def db_label(explicit: str | os.PathLike | None = None) -> str:
+    """The database's name for messages: the file's name, or the DuckLake URL without a password."""
+    target = db_target(explicit)
+    return lake.redact(target) if lake.is_lake(target) else Path(target).name
 
 
 def sql_file(name: str) -> str:
@@ -67,8 +95,14 @@ def unreadable_reason(message: str) -> str:
 def connect(path: str | os.PathLike | None = None, read_only: bool = False,
             wait_s: float = 10.0) -> duckdb.DuckDBPyConnection:
     """Open the database (creating it and its tables when writable), waiting up to ``wait_s``
-    for another writer to finish."""
-    p = db_path(path)
+    for another writer to finish (a DuckDB file; a DuckLake has no such lock)."""
+    target = db_target(path)
+    if lake.is_lake(target):
+        con = lake.open_lake(target, read_only=read_only)
+        if not read_only:
+            lake.retry_conflicts(lambda: ensure_schema(con))
+        return con
+    p = Path(target)
     if read_only and not p.exists():
         read_only = False
     if not read_only:
@@ -100,8 +134,21 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     files = sorted(SQL_DIR.glob("schema*.sql"))
     if not files:  # an incomplete install: fail here, not later on a missing table
         raise RuralTargetsError("GEN004", where=str(SQL_DIR))
+    in_lake = lake.connection_is_lake(con)
+    if in_lake and _lake_schema_current(con):
+        return
     for name in files:
-        con.execute(name.read_text(encoding="utf-8"))
+        text = name.read_text(encoding="utf-8")
+        if in_lake:
+            creates, migrations = lake.split_migrations(lake.lake_schema_sql(text))
+            con.execute(creates)
+            for sql in migrations:     # a DuckLake is never older than its columns: only add them
+                if sql.upper().startswith("ALTER"):
+                    con.execute(sql)
+        else:
+            con.execute(text)
+    if in_lake:
+        con.execute("CREATE TABLE IF NOT EXISTS id_counters (name VARCHAR NOT NULL, value BIGINT NOT NULL)")
     for key, keys in VALUE_KEYS.items():
         table = f"{key}_values"
         cols = ", ".join(f"{c} {t}" for c, t in keys.items())
@@ -111,6 +158,19 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         for f in catalog().sheets[key].fields:
             if f.id not in have:  # ids are checked against ^[a-z][a-z0-9_]*$ when the catalog loads
                 con.execute(f'ALTER TABLE {table} ADD COLUMN "{f.id}" {SQL_TYPES[f.type]}')
+
+
+def _lake_schema_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a DuckLake has every table and field column already (one catalog query instead of a
+    statement per table on every connection)."""
+    have = {(t, c) for t, c in con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_catalog = current_database()"
+    ).fetchall()}
+    tables = {t for t, _ in have}
+    if not {"id_counters", "submissions", "audit_log", "meta"} <= tables:
+        return False
+    wanted = {(f"{key}_values", f.id) for key in VALUE_KEYS for f in catalog().sheets[key].fields}
+    return wanted <= have and ("submissions", "review_comment") in have
 
 
 _BEGUN: set[int] = set()        # connections inside a transaction begun with ``begin``
@@ -149,6 +209,25 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         rollback(con)
         raise
     commit(con)
+
+
+def next_ids(con: duckdb.DuckDBPyConnection, name: str, n: int) -> list[int]:
+    """``n`` new ids for ``submission`` or ``audit`` rows: the sequence of a DuckDB file, the counter
+    row of a DuckLake (pipelines.store.lake.next_ids)."""
+    if n <= 0:
+        return []
+    if lake.connection_is_lake(con):
+        return lake.next_ids(con, name, n)
+    return [r[0] for r in con.execute(f"SELECT nextval('{name}_seq') FROM range(?)", [n]).fetchall()]
+
+
+def replace_rows(con: duckdb.DuckDBPyConnection, table: str, key: str, select_sql: str, params: list | None = None,
+                 columns: str = "") -> None:
+    """Insert the rows of ``select_sql`` into ``table`` (``columns``: "(a, b, …)" when not all), replacing
+    those with the same ``key`` (INSERT OR REPLACE needs a primary key, which a DuckLake has not)."""
+    with transaction(con):
+        con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM ({select_sql}))", params or [])
+        con.execute(f"INSERT INTO {table} {columns} {select_sql}", params or [])
 
 
 @contextmanager

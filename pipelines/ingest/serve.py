@@ -1,0 +1,179 @@
+"""The ingest worker (``rural-targets worker``): takes jobs from the upload queue in arrival order,
+checks and stores each file as its uploader, and refreshes the stored progress tables for what the
+batch touched.
+
+With a DuckDB file exactly one worker runs (an exclusive lock on ``queue/worker.lock``); it opens the
+database for one batch of queued files and closes it again, so the dashboard's short reads and
+sign-ins get their turn between batches. With a DuckLake several workers may run, on several
+machines: a job goes to whichever renames it first, and a write that meets another worker's commit
+is retried (pipelines.store.lake.retry_conflicts).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from pipelines.access.accounts import get_user
+from pipelines.access.roles import User, local_admin
+from pipelines.catalog.definitions import catalog
+from pipelines.compute.refresh import refresh_touched
+from pipelines.errors import Problem, RuralTargetsError
+from pipelines.ingest.pipeline import FileReport, ingest_uploads
+from pipelines.ingest.queue import HEARTBEAT_S, Job, UploadQueue, file_report, queue_dir, report_dict, worker_name
+from pipelines.ingest.worker import isolated_reader
+from pipelines.store import lake
+from pipelines.store.db import connect, home_dir, is_lake
+
+BATCH = 50            # files stored per opening of the database at most
+IDLE_S = 0.2          # how often an idle worker looks at the queue
+YIELD_S = 0.3         # pause between batches of a DuckDB-file worker: readers waiting on the lock get in
+
+
+def user_record(user: User, local: bool = False) -> dict[str, Any]:
+    """How a job names its uploader (``local``: the command line's administrator, not an account)."""
+    return {"name": user.name, "role": user.role, "unit": user.unit, "display_name": user.display_name,
+            "local": local}
+
+
+def _actor(con: Any, user: dict[str, Any]) -> User:
+    """The uploader as the worker acts for it: the account as it is now (AUTH002 when disabled since)."""
+    if user.get("local"):
+        return local_admin(user.get("display_name") or user["name"])
+    return get_user(con, user["name"])
+
+
+def queue_for(db: str | os.PathLike | None = None) -> UploadQueue:
+    """The upload queue of the database ``db`` (default: the configured one)."""
+    return UploadQueue(queue_dir(home_dir(db)))
+
+
+class _Heartbeat:
+    """Touches the worker's heartbeat file every ``HEARTBEAT_S`` in a thread, until stopped."""
+
+    def __init__(self, queue: UploadQueue, name: str) -> None:
+        self.queue, self.name, self.stop = queue, name, threading.Event()
+        self.queue.beat(name)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(HEARTBEAT_S):
+            try:
+                self.queue.beat(self.name)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.queue.leave(self.name)
+
+
+def _single_worker_lock(queue: UploadQueue) -> Any:
+    """The lock that keeps a second worker of a DuckDB file from starting (ING070 if one runs)."""
+    queue.root.mkdir(parents=True, exist_ok=True)
+    handle = open(queue.root / "worker.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise RuralTargetsError("ING070", where=str(queue.root)) from None
+    return handle
+
+
+def run(db: str | os.PathLike | None = None, *, once: bool = False, parent: int | None = None,
+        stop: threading.Event | None = None, say: Callable[[str], None] | None = None) -> dict[str, int]:
+    """Work the queue until stopped (``once``: until it is empty; ``parent``: while that process lives).
+    Returns counts of what was done."""
+    say = say or (lambda text: None)
+    queue = queue_for(db)
+    lock = None if is_lake(db) else _single_worker_lock(queue)
+    name = worker_name()
+    counts = {"stored": 0, "unchanged": 0, "rejected": 0, "recovered": queue.recover()}
+    if counts["recovered"]:
+        say(f"上次中断时正在处理的 {counts['recovered']} 个文件已重新排队")
+    beat = _Heartbeat(queue, name)
+    try:
+        while not (stop and stop.is_set()):
+            if parent and not _parent_alive(parent):
+                break
+            jobs = queue.claim(name, BATCH)
+            if not jobs:
+                if once:
+                    break
+                time.sleep(IDLE_S)
+                continue
+            for job, report in work(db, queue, jobs):
+                counts[report.status] = counts.get(report.status, 0) + 1
+                say(f"{job.file_name}:{report.summary_zh}")
+            if lock is not None:
+                time.sleep(YIELD_S)
+    finally:
+        beat.close()
+        if lock is not None:
+            lock.close()
+    return counts
+
+
+def work(db: str | os.PathLike | None, queue: UploadQueue, jobs: list[Job]) -> list[tuple[Job, FileReport]]:
+    """Check and store ``jobs`` in one opening of the database, each file in its own transaction and
+    its report written as soon as it is final; then refresh what they touched."""
+    done = []
+    touched: set[tuple[str, str]] = set()
+    con = connect(db, wait_s=3600)     # the worker waits its turn; the uploader is not waiting on it
+    try:
+        with isolated_reader(catalog().settings.limits) as read:
+            for job in jobs:
+                report = _store_one(con, queue, job, read)
+                queue.finish(job, report_dict(report))
+                done.append((job, report))
+                if report.status == "stored" and report.township_code and report.period:
+                    touched.add((report.township_code, report.period))
+        if touched:
+            lake.retry_conflicts(lambda: refresh_touched(con, touched))
+    finally:
+        con.close()
+    return done
+
+
+def _store_one(con: Any, queue: UploadQueue, job: Job, read: Any) -> FileReport:
+    try:
+        actor = _actor(con, job.user)
+        data = queue.file_path(job).read_bytes()
+    except RuralTargetsError as exc:
+        return FileReport(job.file_name, problems=[Problem(exc.code, exc.context)])
+    except FileNotFoundError:
+        return FileReport(job.file_name, problems=[Problem("GEN001", {"file": job.file_name})])
+    arrived = dt.datetime.fromisoformat(job.submitted_at)
+    try:
+        reports = lake.retry_conflicts(lambda: ingest_uploads(con, [(job.file_name, data)], actor=actor,
+                                                             uploaded_at=arrived, client=job.client, reader=read))
+    except RuralTargetsError as exc:      # refused as a whole (the uploader may no longer upload)
+        return FileReport(job.file_name, problems=[Problem(exc.code, exc.context)])
+    return reports[0]
+
+
+def _parent_alive(pid: int) -> bool:
+    return os.getppid() == pid
+
+
+def submit_and_wait(db: str | os.PathLike | None, paths: list[Path], user: User, local: bool, client: str,
+                    timeout_s: float = 3600.0) -> list[FileReport]:
+    """The CLI's ``ingest`` while a worker runs: queue the files and wait for their reports."""
+    queue = queue_for(db)
+    missing = [FileReport(p.name, problems=[Problem("GEN001", {"file": str(p)})]) for p in paths if not p.is_file()]
+    jobs = queue.submit([(p.name, p.read_bytes()) for p in paths if p.is_file()], user_record(user, local), client)
+    done = {j.id: j for j in queue.wait([j.id for j in jobs], timeout_s)}
+    reports = []
+    for job in jobs:
+        final = done.get(job.id)
+        if final is None or final.state != "done":
+            reports.append(FileReport(job.file_name, status="queued"))
+        else:
+            reports.append(file_report(final.report or {}))
+    return missing + reports
