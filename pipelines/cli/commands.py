@@ -12,7 +12,9 @@ import csv
 import datetime as dt
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -34,10 +36,12 @@ from pipelines.compute.completeness import area_of, completeness, default_quarte
 from pipelines.compute.indicators import compute
 from pipelines.compute.laggards import laggards
 from pipelines.compute.records import record_county_values, record_task_update, task_records
-from pipelines.compute.refresh import refresh
+from pipelines.compute.refresh import refresh, refresh_touched
 from pipelines.compute.rules import STATUS_ZH
 from pipelines.compute.stored import is_fresh
 from pipelines.ingest.pipeline import FileReport, ingest_paths
+from pipelines.ingest.serve import queue_for, submit_and_wait
+from pipelines.ingest.serve import run as run_worker
 from pipelines.ingest.store import list_submissions, remove_orphans, submission_values, trace
 from pipelines.ingest.template import write_county_templates, write_township_template
 from pipelines.jsonable import plain_records
@@ -47,7 +51,8 @@ from pipelines.report.build import write as write_briefing
 from pipelines.samples.init import init_database
 from pipelines.samples.region import generate_region
 from pipelines.store.backup import backup, restore
-from pipelines.store.db import connect
+from pipelines.store import lake
+from pipelines.store.db import connect, db_label, is_lake
 from pipelines.textwidth import text_width
 from pipelines.units import PREFIX_LEN
 
@@ -218,10 +223,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if not args.json and n > 1:
             print(f"[{i}/{n}] {report.summary_zh}", file=sys.stderr)
 
-    reports = ingest_paths(con, [Path(f) for f in args.files], dry_run=args.dry_run, actor=_actor(con, args),
-                           client="cli", progress=progress)
-    if any(r.status == "stored" for r in reports):
-        refresh(con)  # the stored indicator and progress tables follow every ingest
+    actor = _actor(con, args)
+    queue = queue_for(args.db)
+    if not args.dry_run and queue.workers():      # a worker serves the database: the files go through its queue
+        con.close()
+        if not args.json:
+            print(f"上报处理程序正在运行:{len(args.files)} 个文件已交给上报队列,等待导入 …", file=sys.stderr)
+        reports = submit_and_wait(args.db, [Path(f) for f in args.files], actor, not getattr(args, "as_user", None),
+                                  "cli")
+    else:
+        reports = ingest_paths(con, [Path(f) for f in args.files], dry_run=args.dry_run, actor=actor,
+                               client="cli", progress=progress)
+        touched = {(r.township_code, r.period) for r in reports if r.status == "stored"}
+        if touched:
+            refresh_touched(con, touched)  # the stored indicator and progress tables follow every ingest
     if args.json:
         emit([r.as_dict() for r in reports], args)
     else:
@@ -587,13 +602,34 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 @command("maintain")
 def cmd_maintain(args: argparse.Namespace) -> int:
-    """``maintain``: orphan archive files removed; stale stored progress refreshed."""
+    """``maintain``: orphan archive files removed; stale stored progress refreshed; a DuckLake's small
+    files merged and old snapshots expired, a DuckDB file checkpointed."""
     con = _db(args)
     removed = remove_orphans(con)
     stale = not is_fresh(con, catalog())
     if stale:
         refresh(con)
-    emit({"orphan_files_removed": removed, "progress_refreshed": stale}, args)
+    out: dict[str, Any] = {"orphan_files_removed": removed, "progress_refreshed": stale}
+    if is_lake(args.db):
+        out.update(lake.maintain(con, args.keep_days))
+    else:
+        con.execute("CHECKPOINT")
+        out["checkpoint"] = True
+    emit(out, args)
+    return 0
+
+
+@command("worker")
+def cmd_worker(args: argparse.Namespace) -> int:
+    """``worker``: check and store the queued uploads in arrival order, until stopped."""
+    say = (lambda text: None) if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
+    if not args.json:
+        print(f"上报处理程序已启动(数据库 {db_label(args.db)},队列 {queue_for(args.db).root});按 Ctrl+C 停止",
+              file=sys.stderr, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    counts = run_worker(args.db, once=args.once, parent=args.parent, stop=stop, say=say)
+    emit(counts, args)
     return 0
 
 

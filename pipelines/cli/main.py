@@ -230,8 +230,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, metavar="N", help="最多列出 N 条")
     sp.add_argument("--as", dest="as_user", metavar="NAME", help="以该账户的身份和权限执行(默认:本机管理员)")
 
-    leaf(sub, "maintain", "maintain", "维护:清理孤立的归档文件,必要时重新计算进度",
-         "删除归档目录中没有任何报送引用的文件(导入中断时留下的),并在进度表过期时重新计算。")
+    sp = leaf(sub, "maintain", "maintain", "维护:清理孤立的归档文件,必要时重新计算进度,整理存储",
+              "删除归档目录中没有任何报送引用的文件(导入中断时留下的),并在进度表过期时重新计算;"
+              "DuckDB 文件做检查点,DuckLake 合并小数据文件、使早于 --keep-days 天的快照过期并删除不再使用的文件。")
+    sp.add_argument("--keep-days", type=float, default=7.0, metavar="N", help="DuckLake 保留最近 N 天的快照(默认 7)")
+    sp = leaf(sub, "worker", "worker", "上报处理程序:按到达顺序检查并导入上报队列中的报表",
+              "从上报队列(数据库旁的 queue/ 目录,DuckLake 时在数据目录中)按到达顺序取出上传的报表,以上传人的身份检查并导入,"
+              "并只为涉及的范围重新计算进度。仪表盘启动时会自动启动一个;DuckDB 文件只能有一个,DuckLake 可在多台机器上各运行一个。"
+              "被中断时正在处理的文件在下次启动时重新排队。")
+    sp.add_argument("--once", action="store_true", help="处理完队列中已有的文件后退出")
+    sp.add_argument("--parent", type=int, metavar="PID", help="该进程结束时随之退出(仪表盘启动时使用)")
     sp = leaf(sub, "backup", "backup", "备份数据库(仪表盘运行时也可)",
               "把数据库一致地复制为一个文件(默认 backups/<名称>-<时间>.duckdb,在数据库旁)。")
     sp.add_argument("-o", "--output", metavar="FILE", help="备份文件")

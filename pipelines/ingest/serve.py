@@ -110,7 +110,7 @@ def run(db: str | os.PathLike | None = None, *, once: bool = False, parent: int 
                 continue
             for job, report in work(db, queue, jobs):
                 counts[report.status] = counts.get(report.status, 0) + 1
-                say(f"{job.file_name}:{report.summary_zh}")
+                say(report.summary_zh)
             if lock is not None:
                 time.sleep(YIELD_S)
     finally:

@@ -13,6 +13,7 @@ two writers that take ids at once conflict and one of them retries) and ENUM col
 """
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import os
 import re
@@ -166,3 +167,16 @@ def retry_conflicts(run: Callable[[], T], attempts: int = 12, pause_s: float = 0
                 raise
             time.sleep(pause_s * (2 ** min(attempt, 5)))
     raise AssertionError("unreachable")
+
+
+def maintain(con: duckdb.DuckDBPyConnection, keep_days: float = 7.0) -> dict[str, int]:
+    """DuckLake upkeep: merge the small data files every upload leaves into larger ones, expire the
+    snapshots older than ``keep_days`` (time travel back that far stays possible) and delete the files
+    no snapshot uses any more. Returns the numbers of files merged, snapshots expired and files deleted."""
+    alias = sql_string(ALIAS)
+    merged = con.execute(f"SELECT count(*) FROM ducklake_merge_adjacent_files({alias})").fetchone()[0]
+    cutoff = dt.datetime.now() - dt.timedelta(days=keep_days)
+    expired = con.execute(f"SELECT count(*) FROM ducklake_expire_snapshots({alias}, older_than => CAST(? AS TIMESTAMPTZ))",
+                          [cutoff.isoformat()]).fetchone()[0]
+    deleted = con.execute(f"SELECT count(*) FROM ducklake_cleanup_old_files({alias}, cleanup_all => true)").fetchone()[0]
+    return {"files_merged": int(merged), "snapshots_expired": int(expired), "old_files_deleted": int(deleted)}
