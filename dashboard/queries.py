@@ -1,9 +1,10 @@
 """The dashboard's one query layer: every page reads through these cached functions.
 
 Rules:
-- Each query opens the database read-only for its own length and closes it, so the CLI (a
-  writer) is never locked out for longer than one query. Only an upload's confirm step opens it
-  read-write, through the ingest API.
+- Each query opens the database read-only for its own length and closes it, so the ingest worker and
+  the CLI (writers) are never locked out for longer than one query. An upload's confirm step only
+  hands the files to the upload queue (pipelines.ingest.queue); the worker the dashboard starts
+  (``ensure_worker``) stores them. Sign-ins, reviews and records write through short connections.
 - DuckDB refuses a read-only and a read-write connection to one file in one process, so every
   connection of this process is taken under one lock.
 - Cached results are keyed by their parameters and by the data version
@@ -16,6 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import os
+import subprocess
+import sys
 import tempfile
 import threading
 import zipfile
@@ -42,6 +46,8 @@ from pipelines.compute.refresh import refresh
 from pipelines.compute.stored import data_token, is_fresh, read_stored
 from pipelines.errors import RuralTargetsError
 from pipelines.ingest.pipeline import ingest_uploads, read_files
+from pipelines.ingest.queue import Job, file_report
+from pipelines.ingest.serve import queue_for, user_record
 from pipelines.ingest.template import template_filename, write_county_templates, write_township_template
 from pipelines.periods import due_date
 from pipelines.registry import load as registry
@@ -98,7 +104,7 @@ def _data_version(path: str) -> str:
     with reading() as con:
         token = data_token(con)
         stored = _stored_is_fresh(con, token)
-    if not stored and _refresh_due():
+    if not stored and not worker_running() and _refresh_due():
         # stale stored tables (a refresh was killed, or data came in another way): refresh them once
         # here, so the pages go on reading them instead of computing progress on every view
         with writing() as con:
@@ -441,18 +447,57 @@ def check_uploads(files: list[tuple[str, bytes]], progress: Callable[[int, int, 
         return ingest_uploads(con, parsed, dry_run=True, actor=user(), client=client(), progress=progress)
 
 
-def store_uploads(files: list[tuple[str, bytes]], progress: Callable[[int, int, Any], None] | None = None) -> list:
-    """Validate again and store as the signed-in user (who is recorded as the uploader); the files are
-    read before the connection is taken."""
-    files = read_files(files)
-    try:
-        with writing() as con:
-            reports = ingest_uploads(con, files, dry_run=False, actor=user(), client=client(), progress=progress)
-            if any(r.status == "stored" for r in reports):
-                _refresh_progress(con)
-            return reports
-    finally:
+WORKER_ENV = "RURAL_TARGETS_WORKER"     # "off": the dashboard starts no ingest worker (tests drive one themselves)
+
+
+@st.cache_resource(show_spinner=False)
+def _worker(target: str) -> subprocess.Popen | None:
+    """The ingest worker of this server (``rural-targets worker``), started unless one already serves
+    the database; it ends with this process."""
+    if os.environ.get(WORKER_ENV) == "off" or queue_for().workers():
+        return None
+    logs = db.home_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / "worker.log", "ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "pipelines.cli.main", "worker", "--parent", str(os.getpid())],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+
+
+def ensure_worker() -> None:
+    """Start the ingest worker with the dashboard (once per server process; again if it died)."""
+    proc = _worker(db.db_target())
+    if proc is not None and proc.poll() is not None:
+        _worker.clear()
+        _worker(db.db_target())
+
+
+def worker_running() -> bool:
+    """Whether an ingest worker serves the database now."""
+    return bool(queue_for().workers())
+
+
+def queue_uploads(files: list[tuple[str, bytes]]) -> list[Job]:
+    """Hand checked files to the upload queue as the signed-in user (allowed to upload: AUTH010 else);
+    returns at once. The worker stores them in arrival order, checking everything again."""
+    u = require(user(), "ingest")
+    ensure_worker()
+    return queue_for().submit(files, user_record(u), client())
+
+
+def upload_jobs(job_ids: list[str]) -> list[Job]:
+    """The queued uploads ``job_ids`` in their current state; the data version is forgotten once one
+    of them has been stored, so every page shows it."""
+    q = queue_for()
+    jobs = [j for j in (q.get(i) for i in job_ids) if j is not None]
+    if any(j.state == "done" and j.outcome == "stored" for j in jobs):
         invalidate()
+    return jobs
+
+
+def job_report(job: Job) -> Any:
+    """A finished job's report (pipelines.ingest.pipeline.FileReport)."""
+    return file_report(job.report or {})
 
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=32)

@@ -130,3 +130,23 @@ def storable(reports: list[Any], files: list[tuple[str, bytes]]) -> list[tuple[s
     """The files whose dry run passed (valid); rejected and unchanged ones are not sent again."""
     ok = {r.file for r in reports if r.status == "valid"}
     return [(name, data) for name, data in files if Path(name).name in ok]
+
+
+JOB_COLUMNS = ["文件", "乡镇(街道)", "报告期", "状态", "结果", "报送时限"]
+
+
+def job_view(jobs: list[Any], reports: dict[str, Any], day: dt.date) -> pd.DataFrame:
+    """One row per queued file: its state (排队中 / 检查中 / 已导入 / 有错误) and, once done, what happened
+    (lateness against ``day``, the day of the upload)."""
+    rows = []
+    for j in jobs:
+        r = reports.get(j.id)
+        rows.append({
+            "文件": j.file_name,
+            "乡镇(街道)": (r.township_name or r.township_code or "—") if r else "—",
+            "报告期": period_label(r.period) if r and r.period else "—",
+            "状态": j.outcome_zh,
+            "结果": outcome(r, day) if r else "",
+            "报送时限": lateness(r.period, day) if r and r.status == "stored" else "",
+        })
+    return pd.DataFrame(rows, columns=JOB_COLUMNS).map(lambda v: _literal(v) if isinstance(v, str) else v)

@@ -67,7 +67,32 @@ def dash_db(sample_db_file, tmp_path, monkeypatch) -> Path:
     path = tmp_path / "dash.duckdb"
     shutil.copyfile(sample_db_file, path)
     monkeypatch.setenv(ENV_VAR, str(path))
+    monkeypatch.setenv("RURAL_TARGETS_WORKER", "off")      # the tests run the ingest worker themselves (drain_queue)
     return path
+
+
+def as_account(monkeypatch, path: Path, name: str = "admin"):
+    """Sign the dashboard's queries in as the account ``name`` of the database ``path`` (the ingest worker
+    acts for accounts only, as they are when it stores the file)."""
+    from dashboard import queries
+    from pipelines.access.accounts import get_user
+    from pipelines.store import db
+
+    con = db.connect(path, read_only=True)
+    try:
+        user = get_user(con, name)
+    finally:
+        con.close()
+    monkeypatch.setattr(queries, "user", lambda: user)
+    return user
+
+
+def drain_queue(path: Path) -> dict:
+    """Run the ingest worker of the database ``path`` until its upload queue is empty (what the worker
+    the dashboard starts does in the background)."""
+    from pipelines.ingest.serve import run
+
+    return run(str(path), once=True)
 
 
 def pytest_collection_modifyitems(config, items):

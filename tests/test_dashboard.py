@@ -27,7 +27,7 @@ from pipelines.registry.load import load_registry
 from pipelines.samples.init import REGION_DIR
 from pipelines.store import db
 from pipelines.access.roles import User, local_admin
-from conftest import unlock_for_upload
+from conftest import as_account, drain_queue, unlock_for_upload
 
 ADMIN = local_admin("测试管理员")
 
@@ -484,9 +484,10 @@ def test_trends_draw_target_pace_deadline_and_projection(dash_db):
 
 # ---------------------------------------------------------------- 数据上报
 
-def test_upload_dry_run_shows_errors_then_stores_good_returns(dash_db):
+def test_upload_dry_run_shows_errors_then_stores_good_returns(dash_db, monkeypatch):
     unlock_for_upload(dash_db, TOWNSHIP, "2025Q4")
-    at = ok(app("upload"))
+    admin = as_account(monkeypatch, dash_db)
+    at = ok(app("upload", as_user=admin))
     assert at.get("file_uploader")
     bad = BAD_DIR / "ING010_数字格填了文字.xlsx"
     expected = next(f for f in yaml.safe_load((BAD_DIR / "expected.yaml").read_text(encoding="utf-8"))["files"]
@@ -508,22 +509,31 @@ def test_upload_dry_run_shows_errors_then_stores_good_returns(dash_db):
     assert not confirm.disabled and confirm.label == "确认导入 1 个文件"
     confirm.click().run()
     ok(at)
-    assert any("导入完成" in s.value for s in at.success)
-    assert any("替换了第" in m.value for m in at.markdown)
+    jobs = at.table[0].value                      # handed to the queue: waiting for the worker
+    assert jobs["状态"].iloc[0] == "排队中" and jobs["结果"].iloc[0] == ""
+    assert any("正在按到达顺序检查和导入" in i.value for i in at.info)
+    assert drain_queue(dash_db)["stored"] == 1
+    at.run()
+    ok(at)
+    assert any("处理完成" in s.value for s in at.success)
+    jobs = at.table[0].value
+    assert jobs["状态"].iloc[0] == "已导入" and "替换了第" in jobs["结果"].iloc[0]
 
     # the committed good sample (data/samples/returns) is stored again over it
     at.get("file_uploader")[0].set_value((GOOD.name, GOOD.read_bytes(), XLSX)).run()
     at.button(key="upload_confirm").click().run()
+    drain_queue(dash_db)
+    at.run()
     ok(at)
-    result = at.dataframe[0].value
-    assert result["文件"].iloc[0] == GOOD.name and result["结果"].iloc[0].startswith("已导入")
+    result = at.table[0].value
+    assert result["文件"].iloc[0] == GOOD.name.replace("_", "\\_") and result["结果"].iloc[0].startswith("已导入")
     con = db.connect(dash_db, read_only=True)
     try:
         rows = con.execute("SELECT file_name, status, uploaded_by FROM submissions WHERE township_code = ? "
                            "AND period = '2025Q4' ORDER BY id", [TOWNSHIP]).fetchall()
     finally:
         con.close()
-    assert rows[-1] == (GOOD.name, "active", ADMIN.name) and rows[-2][:2] == (WARNED.name, "superseded")
+    assert rows[-1] == (GOOD.name, "active", admin.name) and rows[-2][:2] == (WARNED.name, "superseded")
 
     # uploading the same file again changes nothing
     at.get("file_uploader")[0].set_value((GOOD.name, GOOD.read_bytes(), XLSX)).run()

@@ -1,4 +1,5 @@
-"""数据上报: check returns (dry run), confirm to store them; blank templates; recent uploads."""
+"""数据上报: check returns (dry run), confirm to queue them for the ingest worker and follow their
+state (排队中 → 检查中 → 已导入 / 有错误); blank templates; recent uploads."""
 
 import streamlit as st
 
@@ -29,12 +30,8 @@ def upload_tab() -> None:
     payload = [(f.name, f.getvalue()) for f in files or []]
     day = queries.today()
 
-    result = ss.get("upload_result")
-    if result and not payload:
-        st.success(f"导入完成:共 {len(result)} 个文件。")
-        for r in result:
-            st.markdown(f"{'✅' if r.status in ('stored', 'unchanged') else '❌'} **{r.file}**:{uploads.outcome(r, day)}")
-        ui.table(uploads.report_table(result, day), "导入结果", "upload_result")
+    if ss.get("upload_jobs") and not payload:
+        job_states()
 
     if payload:
         sig = uploads.signature(payload)
@@ -74,17 +71,47 @@ def upload_tab() -> None:
         to_store = uploads.storable(reports, payload)
         st.caption(f"上传人:{me.label}(导入后为“待审核”,由区县审核员审核)")
         if st.button(f"确认导入 {len(to_store)} 个文件", type="primary", disabled=not to_store, key="upload_confirm"):
-            bar = st.progress(0.0, text=f"正在导入 {len(to_store)} 个文件 …")
-            stored = queries.store_uploads(
-                to_store, progress=lambda i, n, r: bar.progress(i / n, text=f"已处理 {i}/{n}:{r.file}"))
-            bar.empty()
-            ss["upload_result"] = stored + [r for r in reports if r.status != "valid"]
+            jobs = queries.queue_uploads(to_store)
+            ss["upload_jobs"] = [j.id for j in jobs]
             ss.pop("upload_sig", None)
             ss.pop("upload_check", None)
             ss["upload_gen"] += 1  # a fresh, empty uploader
             st.rerun()
         if not to_store and reports:
             st.info("没有可以导入的文件:请修改有错误的文件后重新上传。")
+
+
+def job_states() -> None:
+    """The state of the files handed to the queue, polled every second until all are done."""
+    pending = [j for j in queries.upload_jobs(ss["upload_jobs"]) if j.state != "done"]
+    st.fragment(run_every=1.0 if pending else None)(_job_table)()
+
+
+def _job_table() -> None:
+    jobs = queries.upload_jobs(ss["upload_jobs"])
+    day = queries.today()
+    waiting = [j for j in jobs if j.state != "done"]
+    if waiting:
+        st.info(f"已收到 {len(jobs)} 个文件,正在按到达顺序检查和导入({len(waiting)} 个未完成)。可以离开本页,"
+                "导入不受影响;结果也会出现在「最近报送」中。", icon="⏳")
+        if not queries.worker_running():
+            st.warning("上报处理程序暂未运行:文件已保存在上报队列中,处理程序启动后会按顺序导入。如长时间未处理,请联系系统管理员。")
+    reports = {j.id: queries.job_report(j) for j in jobs if j.state == "done"}
+    st.table(uploads.job_view(jobs, reports, day), hide_index=True)
+    done = [r for r in reports.values()]
+    bad = [r for r in done if r.status == "rejected"]
+    if not waiting:
+        st.success(f"处理完成:共 {len(jobs)} 个文件,已导入 {sum(r.status in ('stored', 'unchanged') for r in done)} 个,"
+                   f"有错误 {len(bad)} 个。")
+    for r in done:
+        if r.problems:
+            with st.expander(f"{'❌' if r.errors else '⚠️'} {r.file}:{len(r.errors)} 处错误,{len(r.warnings)} 条提示",
+                             expanded=bool(r.errors) and len(jobs) <= 3):
+                st.table(uploads.problem_view(uploads.problem_table(r)), hide_index=True)
+    if not waiting and ss.get("_jobs_pending"):
+        ss["_jobs_pending"] = False
+        st.rerun()                       # the other parts of the page (returned returns, recent list) follow
+    ss["_jobs_pending"] = bool(waiting)
 
 
 with tab_up:

@@ -512,7 +512,7 @@ def _generator_digest() -> str:
 
 def country(provinces: int = 31, cities: int = 10, counties: int = 9, progress: bool = True) -> Path:
     """The cached synthetic country database for these sizes (built on first use)."""
-    key = hashlib.sha256(f"{GENERATOR_VERSION}:{_generator_digest()}:{provinces}:{cities}:{counties}:{FIRST}:{LAST}:"
+    key = hashlib.sha256(f"{GENERATOR_VERSION}:{duckdb.__version__}:{_generator_digest()}:{provinces}:{cities}:{counties}:{FIRST}:{LAST}:"
                          f"{catalog().template_version}:{sorted(f.id for s in catalog().sheets.values() for f in s.fields)}"
                          .encode()).hexdigest()[:12]
     base = CACHE / f"progress-{key}"

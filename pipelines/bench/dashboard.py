@@ -57,7 +57,7 @@ FIRST_TARGET, CHANGE_TARGET = 0, 1
 def _key() -> str:
     cat = catalog()
     fields = "|".join(f"{k}:{f.id}:{f.type}" for k, s in sorted(cat.sheets.items()) for f in s.fields)
-    return hashlib.sha256(f"{GENERATOR_VERSION}|{fields}|{PERIODS}".encode()).hexdigest()[:12]
+    return hashlib.sha256(f"{GENERATOR_VERSION}|{duckdb.__version__}|{fields}|{PERIODS}".encode()).hexdigest()[:12]
 
 
 def province_db(scale: float = 1.0, refresh: bool = False) -> Path:

@@ -25,6 +25,7 @@ from pipelines.ingest.check import Staged
 from pipelines.ingest.read import ReturnFile
 from pipelines.jsonable import plain
 from pipelines.store.db import next_ids, transaction
+from pipelines.store.lake import connection_is_lake, lake_data_path
 
 BATCH = 50                        # files stored per transaction when many are ingested …
 BATCH_SECONDS = 1.0               # … or fewer, so that a long run commits at least every second
@@ -44,7 +45,10 @@ class Stored:
 # ============================================================================ archive
 
 def archive_dir(con: duckdb.DuckDBPyConnection) -> Path:
-    """Where original files are kept: ``archive/`` beside the database file."""
+    """Where original files are kept: ``archive/`` beside the database file, or in a DuckLake's data
+    directory (shared by every machine)."""
+    if connection_is_lake(con):
+        return lake_data_path(con) / "archive"
     path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
     return Path(path).resolve().parent / "archive"
 

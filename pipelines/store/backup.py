@@ -4,7 +4,8 @@ A backup is taken through DuckDB (``COPY FROM DATABASE``) from a read-only attac
 consistent while the dashboard reads and never blocks it for longer than the copy. A restore first
 checks that the file opens as a database of this product (GEN006 otherwise), keeps the current
 database beside it as ``<name>.before-restore-<time>`` and then moves the restored copy into place in
-one rename. The upload archive (``archive/`` beside the database, content-addressed) is copied as files.
+one rename. The upload archive (``archive/`` beside the database, content-addressed, never changed
+once written) is not part of the database: copy it as files (rsync) beside the backups.
 
 A DuckLake is backed up the same way, into one DuckDB file (a snapshot of every table). Restoring into
 a DuckLake replaces its base tables by the backup's in one transaction — the state before stays
