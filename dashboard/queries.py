@@ -55,7 +55,7 @@ from pipelines.store import db
 from pipelines.units import LEVEL_ZH, level_of, parent, prefix
 
 log = logging.getLogger("rural_targets.dashboard")
-READ_WAIT_S = 3.0      # a read waits this long for a writer (the CLI) before GEN002 请稍后再试
+READ_WAIT_S = 15.0     # a read waits this long for a writer (the worker: one batch, the CLI) before GEN002 请稍后再试
 WRITE_WAIT_S = 10.0
 _LOCK = threading.RLock()
 

@@ -274,6 +274,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--live", action="store_true", help="不用已存储的进度表,由页面直接计算进度")
     sp.add_argument("--no-browser", action="store_true", help="不在 Chromium 中测量首次有效绘制(没有 Chromium 时自动跳过并说明)")
 
+    sp = leaf(bench, "concurrency", "bench concurrency", "多人同时使用:上传队列与 DuckLake vs 直接导入基线",
+              "多个填报员同时上传示例市最新季度的报表、多个读者同时加载页面:DuckDB 文件 + 一个上报处理程序、"
+              "DuckLake(临时启动的 PostgreSQL)+ 两个处理程序,以及不用队列、各自直接 rural-targets ingest 的基线;"
+              "报告存入/丢失数、上传到导入的延迟 p50/p95、读取延迟 p50/p95。")
+    sp.add_argument("--clients", type=int, default=20, metavar="N", help="同时上传的客户端数(默认 20)")
+    sp.add_argument("--returns", type=int, default=200, metavar="N", help="上传的报表数(默认 200)")
+    sp.add_argument("--readers", type=int, default=10, metavar="N", help="同时加载页面的读者数(默认 10)")
+    sp.add_argument("--modes", default="file,ducklake", metavar="M,M", help="要测的方式:file、ducklake(默认两者)")
+
     docs = group("docs", "生成文档", "由程序本身生成的文档。")
     sp = leaf(docs, "cli", "docs cli", "命令行参考(Markdown,README 的“Command line”一节由此生成)",
               "打印全部命令、子命令及其选项的 Markdown 参考;--write 把它写进文件中两个标记之间的部分。",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import queue
 import threading
 import time
@@ -114,7 +115,8 @@ def refresh(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *, chunk
     """
     cat = cat or catalog()
     part = only is not None
-    new = "__part" if part else "__new"
+    # scratch tables: in a DuckLake other processes refresh at the same time, so the names are this process's
+    new = ("__part" if part else "__new") + (f"_{os.getpid()}" if connection_is_lake(con) else "")
     say = say or (lambda text: None)
     started = time.perf_counter()
     timing: dict[str, float] = {}
@@ -140,14 +142,14 @@ def refresh(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *, chunk
         stats["scopes"] = prefixes
     try:
         for name, cols in _AUX.items():
-            con.execute(f"CREATE OR REPLACE TABLE {name}__new ({cols})")
+            con.execute(f"CREATE OR REPLACE TABLE {name}{new} ({cols})")
         con.execute(f"CREATE OR REPLACE TABLE progress_data{new} ({data_table_sql(types)})")
-        _insert(con, "INSERT INTO progress_village_targets__new SELECT * FROM _rt_insert",
+        _insert(con, f"INSERT INTO progress_village_targets{new} SELECT * FROM _rt_insert",
                 pa.table({"k": pa.array(range(len(vtargets)), pa.int32()), "plan": [p.code for p, _ in vtargets],
                           "target": [t.id for _, t in vtargets]},
                          schema=pa.schema([("k", pa.int32()), ("plan", pa.string()), ("target", pa.string())])))
         recurrent = [(t.id, t.recurrence) for _, t in cat.targets() if t.recurrence]
-        _insert(con, "INSERT INTO progress_recurrence__new SELECT * FROM _rt_insert",
+        _insert(con, f"INSERT INTO progress_recurrence{new} SELECT * FROM _rt_insert",
                 pa.table({"target": [r[0] for r in recurrent], "recurrence": [r[1] for r in recurrent]},
                          schema=pa.schema([("target", pa.string()), ("recurrence", pa.string())])))
         vcols = "".join(f", s{k} {types['status']}, v{k} DOUBLE, pi{k} FLOAT, tau{k} FLOAT, f{k} TINYINT, n{k} TINYINT"
@@ -164,14 +166,13 @@ def refresh(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *, chunk
         con.execute("DROP TABLE IF EXISTS _rt_village_sums")
     except BaseException:
         for name in _STORED:
-            con.execute(f"DROP TABLE IF EXISTS {name}__new")
-            con.execute(f"DROP TABLE IF EXISTS {name}__part")
+            con.execute(f"DROP TABLE IF EXISTS {name}{new}")
         con.execute("DROP TABLE IF EXISTS _rt_village_sums")
         raise
     if part:
-        _merge(con, token, chash, periods, prefixes)
+        _merge(con, token, chash, periods, prefixes, new)
     else:
-        _swap(con, token, chash, set(types.values()), periods)
+        _swap(con, token, chash, set(types.values()), periods, new)
     lap("swap")
     stats["seconds"] = round(time.perf_counter() - started, 2)
     stats["timing"] = timing
@@ -197,7 +198,7 @@ def _indicator_sums(con: duckdb.DuckDBPyConnection, cat: Catalog, periods: list[
                         "pidx BIGINT, expected BIGINT, reported BIGINT)")
         rows += con.execute(f"SELECT count(*) FROM indicator_sums_{sh}{new}").fetchall()[0][0]
     frame = pd.DataFrame(meta, columns=["sheet", "k", "indicator", "factor", "has_den"])
-    _insert(con, "INSERT INTO indicator_columns__new SELECT * FROM _rt_insert", pa.Table.from_pandas(frame))
+    _insert(con, f"INSERT INTO indicator_columns{new} SELECT * FROM _rt_insert", pa.Table.from_pandas(frame))
     return rows
 
 
@@ -271,7 +272,7 @@ def _judge_and_store(con: duckdb.DuckDBPyConnection, cat: Catalog, grid: Grid, g
                     for t in plan.targets:
                         for block in judge_target(scope, con, t):
                             if block.level == DEPARTMENT:        # task units: once, not per group
-                                if (code, t.id) in done_tasks or new == "__part":   # uploads leave tasks alone
+                                if (code, t.id) in done_tasks or new.startswith("__part"):   # uploads leave tasks alone
                                     continue
                                 done_tasks.add((code, t.id))
                             else:
@@ -354,7 +355,8 @@ def _drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
         con.execute(f"DROP {kind} IF EXISTS {name}")
 
 
-def _swap(con: duckdb.DuckDBPyConnection, token: str, chash: str, types: set[str], periods: list[str]) -> None:
+def _swap(con: duckdb.DuckDBPyConnection, token: str, chash: str, types: set[str], periods: list[str],
+          new: str) -> None:
     """Replace the stored tables by the ones just built, record what they reflect, and drop the ENUM
     types no table uses any more."""
     with transaction(con):
@@ -364,7 +366,7 @@ def _swap(con: duckdb.DuckDBPyConnection, token: str, chash: str, types: set[str
             _drop_relation(con, name)
         for name in _STORED:
             _drop_relation(con, name)
-            con.execute(f"ALTER TABLE {name}__new RENAME TO {name}")
+            con.execute(f"ALTER TABLE {name}{new} RENAME TO {name}")
         con.execute(_indicator_view(con))
         con.execute(_PROGRESS_VIEW)
         replace_rows(con, "meta", "key", "SELECT ? AS key, ? AS value", [STATE_KEY, _state(chash, token, periods)])
@@ -386,8 +388,9 @@ _UNIT_KEYED = {"progress_data": "unit", "progress_village": "unit",
                **{f"indicator_sums_{sh}": "unit_code" for sh in SHEETS}}
 
 
-def _merge(con: duckdb.DuckDBPyConnection, token: str, chash: str, periods: list[str], prefixes: list[str]) -> None:
-    """Put the rows just recomputed for ``prefixes`` (tables ``*__part``) in place of the stored ones, in
+def _merge(con: duckdb.DuckDBPyConnection, token: str, chash: str, periods: list[str], prefixes: list[str],
+           new: str) -> None:
+    """Put the rows just recomputed for ``prefixes`` (tables ``*{new}``) in place of the stored ones, in
     one transaction, and record the data version they reflect."""
     try:
         with transaction(con):
@@ -402,12 +405,11 @@ def _merge(con: duckdb.DuckDBPyConnection, token: str, chash: str, periods: list
                         params.append(prefix)
                 if where:
                     con.execute(f"DELETE FROM {name} WHERE {' OR '.join(where)}", params)
-                    con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {name}__part")
+                    con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {name}{new}")
             replace_rows(con, "meta", "key", "SELECT ? AS key, ? AS value", [STATE_KEY, _state(chash, token, periods)])
     finally:
         for name in _STORED:
-            con.execute(f"DROP TABLE IF EXISTS {name}__new")
-            con.execute(f"DROP TABLE IF EXISTS {name}__part")
+            con.execute(f"DROP TABLE IF EXISTS {name}{new}")
 
 
 def refresh_touched(con: duckdb.DuckDBPyConnection, touched: set[tuple[str, str]] | list[tuple[str, str]],

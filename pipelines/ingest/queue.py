@@ -144,6 +144,11 @@ class UploadQueue:
                 return [j for j in jobs if j is not None]
             time.sleep(poll_s)
 
+    def waiting(self) -> int:
+        """How many jobs wait to be claimed."""
+        folder = self.root / "queued"
+        return sum(1 for _ in folder.glob("*.json")) if folder.is_dir() else 0
+
     def pending(self) -> int:
         """How many jobs wait or are being checked."""
         return sum(1 for s in ("queued", "checking") for _ in (self.root / s).glob("*.json")) \

@@ -1,6 +1,6 @@
 """The ingest worker (``rural-targets worker``): takes jobs from the upload queue in arrival order,
 checks and stores each file as its uploader, and refreshes the stored progress tables for what the
-batch touched.
+files touched — once the queue is empty, or every ``REFRESH_EVERY_S`` while files keep coming.
 
 With a DuckDB file exactly one worker runs (an exclusive lock on ``queue/worker.lock``); it opens the
 database for one batch of queued files and closes it again, so the dashboard's short reads and
@@ -27,11 +27,12 @@ from pipelines.ingest.pipeline import FileReport, ingest_uploads
 from pipelines.ingest.queue import HEARTBEAT_S, Job, UploadQueue, file_report, queue_dir, report_dict, worker_name
 from pipelines.ingest.worker import isolated_reader
 from pipelines.store import lake
-from pipelines.store.db import connect, home_dir, is_lake
+from pipelines.store.db import connect, home_dir, is_lake, writer_waiting
 
-BATCH = 50            # files stored per opening of the database at most
+BATCH = 10            # files stored per opening of the database at most (readers wait at most that long)
 IDLE_S = 0.2          # how often an idle worker looks at the queue
 YIELD_S = 0.3         # pause between batches of a DuckDB-file worker: readers waiting on the lock get in
+REFRESH_EVERY_S = 30.0  # while files keep coming, the progress tables are refreshed at least this often
 
 
 def user_record(user: User, local: bool = False) -> dict[str, Any]:
@@ -91,6 +92,7 @@ def run(db: str | os.PathLike | None = None, *, once: bool = False, parent: int 
     """Work the queue until stopped (``once``: until it is empty; ``parent``: while that process lives).
     Returns counts of what was done."""
     say = say or (lambda text: None)
+    stop = stop or threading.Event()
     queue = queue_for(db)
     lock = None if is_lake(db) else _single_worker_lock(queue)
     name = worker_name()
@@ -98,19 +100,37 @@ def run(db: str | os.PathLike | None = None, *, once: bool = False, parent: int 
     if counts["recovered"]:
         say(f"上次中断时正在处理的 {counts['recovered']} 个文件已重新排队")
     beat = _Heartbeat(queue, name)
+    touched: set[tuple[str, str]] = set()
+    last_refresh = time.monotonic()
     try:
-        while not (stop and stop.is_set()):
+        while not stop.is_set():
             if parent and not _parent_alive(parent):
                 break
-            jobs = queue.claim(name, BATCH)
-            if not jobs:
+            waiting = queue.waiting()
+            due = touched and (not waiting or time.monotonic() - last_refresh >= REFRESH_EVERY_S)
+            if not waiting and not due:
                 if once:
                     break
                 time.sleep(IDLE_S)
                 continue
-            for job, report in work(db, queue, jobs):
-                counts[report.status] = counts.get(report.status, 0) + 1
-                say(report.summary_zh)
+            try:
+                con = _connect(db, stop)
+            except RuralTargetsError as exc:
+                if exc.code == "GEN002" and stop.is_set():
+                    break
+                raise
+            try:
+                for job, report in work(con, queue, name):
+                    counts[report.status] = counts.get(report.status, 0) + 1
+                    say(report.summary_zh)
+                    if report.status == "stored" and report.township_code and report.period:
+                        touched.add((report.township_code, report.period))
+                if touched and (not queue.waiting() or time.monotonic() - last_refresh >= REFRESH_EVERY_S):
+                    lake.retry_conflicts(lambda: refresh_touched(con, touched))
+                    touched.clear()
+                    last_refresh = time.monotonic()
+            finally:
+                con.close()
             if lock is not None:
                 time.sleep(YIELD_S)
     finally:
@@ -120,24 +140,30 @@ def run(db: str | os.PathLike | None = None, *, once: bool = False, parent: int 
     return counts
 
 
-def work(db: str | os.PathLike | None, queue: UploadQueue, jobs: list[Job]) -> list[tuple[Job, FileReport]]:
-    """Check and store ``jobs`` in one opening of the database, each file in its own transaction and
-    its report written as soon as it is final; then refresh what they touched."""
+def _connect(db: str | os.PathLike | None, stop: threading.Event) -> Any:
+    """The database, read-write, waiting as long as it takes (readers let the waiting worker in first:
+    ``writer_waiting``), but not past a stop."""
+    with writer_waiting(db):
+        while True:
+            try:
+                return connect(db, wait_s=5)
+            except RuralTargetsError as exc:
+                if exc.code != "GEN002" or stop.is_set():
+                    raise
+
+
+def work(con: Any, queue: UploadQueue, name: str) -> list[tuple[Job, FileReport]]:
+    """Claim up to ``BATCH`` queued jobs and check and store each on ``con``, each file in its own
+    transaction and its report written as soon as it is final."""
     done = []
-    touched: set[tuple[str, str]] = set()
-    con = connect(db, wait_s=3600)     # the worker waits its turn; the uploader is not waiting on it
-    try:
-        with isolated_reader(catalog().settings.limits) as read:
-            for job in jobs:
-                report = _store_one(con, queue, job, read)
-                queue.finish(job, report_dict(report))
-                done.append((job, report))
-                if report.status == "stored" and report.township_code and report.period:
-                    touched.add((report.township_code, report.period))
-        if touched:
-            lake.retry_conflicts(lambda: refresh_touched(con, touched))
-    finally:
-        con.close()
+    jobs = queue.claim(name, BATCH)
+    if not jobs:
+        return done
+    with isolated_reader(catalog().settings.limits) as read:
+        for job in jobs:
+            report = _store_one(con, queue, job, read)
+            queue.finish(job, report_dict(report))
+            done.append((job, report))
     return done
 
 

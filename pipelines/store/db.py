@@ -65,8 +65,42 @@ def sql_file(name: str) -> str:
     return (SQL_DIR / name).read_text(encoding="utf-8")
 
 
+WRITER_WAITS_S = 20.0   # a writer's flag younger than this holds new readers back (an older one is left over)
+
+
+def writer_flag(path: Path) -> Path:
+    """The file a writer waiting for the lock of the DuckDB file ``path`` keeps beside it."""
+    return path.with_name(path.name + ".writer-waiting")
+
+
+@contextmanager
+def writer_waiting(path: str | os.PathLike | None = None) -> Iterator[None]:
+    """Say, while the block runs, that a writer waits for the file's lock: new read-only connections
+    wait until it has had its turn, so a steady stream of short reads cannot keep it out."""
+    target = db_target(path)
+    if lake.is_lake(target):            # no file lock in a DuckLake
+        yield
+        return
+    flag = writer_flag(Path(target))
+    flag.parent.mkdir(parents=True, exist_ok=True)
+    flag.write_text(str(os.getpid()))
+    try:
+        yield
+    finally:
+        flag.unlink(missing_ok=True)
+
+
+def _writer_ahead(path: Path) -> bool:
+    try:
+        return time.time() - writer_flag(path).stat().st_mtime < WRITER_WAITS_S
+    except FileNotFoundError:
+        return False
+
+
 def _open(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + wait_s
+    while read_only and _writer_ahead(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
@@ -78,7 +112,7 @@ def _open(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnecti
                                         detail=unreadable_reason(str(exc))) from None
         except (duckdb.SerializationException, duckdb.InternalException, duckdb.InvalidInputException) as exc:
             raise RuralTargetsError("GEN006", name=Path(path).name, db=str(path), detail=unreadable_reason(str(exc))) from None
-            time.sleep(0.2)
+        time.sleep(0.1)
 
 
 def unreadable_reason(message: str) -> str:
@@ -164,8 +198,11 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
                     con.execute(sql)
         else:
             con.execute(text)
-    if in_lake:
+    if in_lake:       # one row per counter from the start: writers taking ids then update the same row and conflict
         con.execute("CREATE TABLE IF NOT EXISTS id_counters (name VARCHAR NOT NULL, value BIGINT NOT NULL)")
+        for name in lake.COUNTERS:
+            if not con.execute("SELECT 1 FROM id_counters WHERE name = ?", [name]).fetchall():
+                con.execute("INSERT INTO id_counters VALUES (?, 0)", [name])
     for key, keys in VALUE_KEYS.items():
         table = f"{key}_values"
         cols = ", ".join(f"{c} {t}" for c, t in keys.items())
