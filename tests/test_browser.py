@@ -226,7 +226,7 @@ def test_upload_a_return_through_the_file_input(server, page):
     assert "可以导入\n\n1" in main.inner_text()
     _shot(page, "upload-checked")
     page.get_by_role("button", name="确认导入 1 个文件").click()
-    page.get_by_text("导入完成").wait_for(timeout=60000)
+    page.get_by_text("处理完成").wait_for(timeout=120000)      # queued, then stored by the worker
     _settle(page)
     text = main.inner_text()
     assert "已导入" in text and "替换了第" in text, text[:1500]
@@ -282,7 +282,7 @@ def test_a_clerk_uploads_its_own_return_and_the_county_approves_it(server, page,
     _settle(page)
     assert "可以导入\n\n1" in main.inner_text(), main.inner_text()[:1500]      # not locked: 待审核 until approved
     page.get_by_role("button", name="确认导入 1 个文件").click()
-    page.get_by_text("导入完成").wait_for(timeout=60000)
+    page.get_by_text("处理完成").wait_for(timeout=120000)      # queued, then stored by the worker
     _settle(page)
     assert "已导入" in main.inner_text()
     _shot(page, "clerk-uploaded")

@@ -34,9 +34,9 @@ def test_the_parser_has_the_commands_the_readme_describes():
                           "indicators", "progress", "laggards", "completeness", "briefing", "refresh", "task update", "task list",
                           "county record", "user add", "user list", "user disable", "user reset-password",
                           "review list", "review approve", "review return", "review unlock", "audit",
-                          "maintain", "backup", "restore",
+                          "maintain", "worker", "backup", "restore",
                           "init", "sample region", "bench ingest", "bench progress",
-                          "bench dashboard", "docs cli"]
+                          "bench dashboard", "bench concurrency", "docs cli"]
 
 
 def test_every_command_is_in_the_readme():

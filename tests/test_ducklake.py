@@ -205,3 +205,56 @@ def test_a_lake_without_its_data_path_or_postgres_says_what_to_do(tmp_path):
                            "--data-path", str(tmp_path), "submissions"], capture_output=True, text=True, env=env)
     assert down.returncode == 2 and "GEN009" in down.stderr and "PostgreSQL" in down.stderr
     assert "s3cret" not in down.stderr
+
+
+def test_two_dashboard_servers_show_the_same_new_return(lake, tmp_path, monkeypatch):
+    """Two `streamlit run` servers on the one DuckLake (as on two machines): a return uploaded through the
+    first one's page (queued, stored by a worker) shows in the second one's 最近报送 and in the database."""
+    from pipelines.bench.dashboard import browser_unavailable, streamlit_server
+
+    reason = browser_unavailable()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"浏览器测试无法运行(CI 中不允许跳过):{reason}")
+        pytest.skip(f"跳过浏览器测试:{reason}")
+    from playwright.sync_api import sync_playwright
+
+    from pipelines.bench.dashboard import CHROMIUM, LAUNCH_ARGS
+
+    url, data = lake
+    password = "Lake-test-2026!"
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli.main", "--db", url, "--data-path", str(data), "user",
+                           "add", "lakeadmin", "--role", "admin", "--display", "湖管理员", "--password-stdin"],
+                          input=password + "\n", capture_output=True, text=True,
+                          env={**os.environ, "RURAL_TARGETS_DB": "", "RURAL_TARGETS_DATA_PATH": ""})
+    assert done.returncode == 0, done.stderr
+    upload = next(SAMPLES.glob("*_2025Q3.xls"))
+    monkeypatch.setenv("RURAL_TARGETS_DATA_PATH", str(data))
+    monkeypatch.delenv("RURAL_TARGETS_WORKER", raising=False)
+    with streamlit_server(url, tmp_path / "one.log", timeout_s=90) as one, \
+            streamlit_server(url, tmp_path / "two.log", timeout_s=90) as two, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        pages = []
+        for base in (one, two):
+            page = browser.new_context(viewport={"width": 1400, "height": 1400}, locale="zh-CN").new_page()
+            page.goto(f"{base}/upload")
+            page.get_by_label("用户名").fill("lakeadmin")
+            page.get_by_label("密码").fill(password)
+            page.get_by_role("button", name="登录").click()
+            page.get_by_role("button", name="退出登录").wait_for(timeout=60000)
+            page.get_by_role("heading", name="数据上报").wait_for(timeout=60000)
+            pages.append(page)
+        first, second = pages
+        first.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(str(upload))
+        first.get_by_role("button", name="确认导入 1 个文件").click(timeout=60000)
+        first.get_by_text("处理完成").wait_for(timeout=180000)
+        assert "已导入" in first.locator('[data-testid="stMain"]').inner_text()
+        second.goto(f"{two}/upload?print=1")             # tables as static HTML, readable text
+        second.get_by_role("tab", name="最近报送").click(timeout=60000)
+        second.get_by_text(upload.name).first.wait_for(timeout=60000)
+        shown = second.locator('[data-testid="stMain"]').inner_text()
+        assert upload.name in shown
+        second.screenshot(path=str(tmp_path / "second-server.png"), full_page=True)
+        browser.close()
+    active = {(s["township_code"], s["period"], s["file_name"]) for s in _active(url, data)}
+    assert (upload.name[:12], "2025Q3", upload.name) in active

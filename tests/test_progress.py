@@ -462,7 +462,7 @@ def test_the_writer_raises_an_insert_error_and_runs_nothing_after_it():
     assert con.execute("SELECT count(*) FROM t").fetchall() == [(2,)]
 
 
-def _broken_store(writer, cols, rows, grid, villages):
+def _broken_store(writer, cols, rows, grid, villages, new="__new"):
     writer.put("INSERT INTO no_such_table SELECT * FROM _rt_insert", pa.table({"x": [1]}))
     return 0
 

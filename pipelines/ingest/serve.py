@@ -32,7 +32,7 @@ from pipelines.store.db import connect, home_dir, is_lake, writer_waiting
 BATCH = 10            # files stored per opening of the database at most (readers wait at most that long)
 IDLE_S = 0.2          # how often an idle worker looks at the queue
 YIELD_S = 0.3         # pause between batches of a DuckDB-file worker: readers waiting on the lock get in
-REFRESH_EVERY_S = 30.0  # while files keep coming, the progress tables are refreshed at least this often
+REFRESH_EVERY_S = 5.0   # while files keep coming, the progress tables are refreshed at least this often
 
 
 def user_record(user: User, local: bool = False) -> dict[str, Any]:

@@ -103,7 +103,7 @@ def _open(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnecti
         time.sleep(0.05)
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return lake.quiet(duckdb.connect(str(path), read_only=read_only))
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
                 if "lock" in str(exc).lower():
@@ -159,7 +159,7 @@ def _lake_cursor(target: str) -> duckdb.DuckDBPyConnection:
             base = lake.open_lake(target)
             lake.retry_conflicts(lambda: ensure_schema(base))
             _LAKES[key] = base
-    cur = base.cursor()
+    cur = lake.quiet(base.cursor())
     cur.execute(f"USE {lake.ALIAS}")
     return cur
 

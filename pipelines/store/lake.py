@@ -33,6 +33,7 @@ EXTENSIONS = ("ducklake", "postgres_scanner")
 T = TypeVar("T")
 
 
+
 def is_lake(target: str | os.PathLike | None) -> bool:
     """Whether ``target`` (a --db value) names a DuckLake database rather than a DuckDB file."""
     return str(target or "").startswith(SCHEME)
@@ -70,7 +71,7 @@ def open_lake(target: str, read_only: bool = False, data_dir: str | os.PathLike 
     directory = data_path(data_dir)
     if not read_only:
         directory.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
+    con = quiet(duckdb.connect())
     try:
         for name in EXTENSIONS:
             con.execute(f"LOAD {sql_string(extension_file(name))}")
@@ -85,6 +86,12 @@ def open_lake(target: str, read_only: bool = False, data_dir: str | os.PathLike 
     except duckdb.Error as exc:
         con.close()
         raise RuralTargetsError("GEN009", db=redact(target), detail=first_line(str(exc))) from None
+    return con
+
+
+def quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """``con`` without DuckDB's progress bar, which it draws on stdout for long queries (into --json output)."""
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
