@@ -424,7 +424,7 @@ def refresh_touched(con: duckdb.DuckDBPyConnection, touched: set[tuple[str, str]
     if (state is None or state.get("rows") != ROW_VERSION or state.get("catalog") != catalog_hash(cat)
             or state.get("periods") != data_periods(con)):
         return refresh(con, cat)
-    return refresh(con, cat, only=sorted({code for code, _ in touched}))
+    return refresh(con, cat, only=sorted({code for code, _ in touched if code}))
 
 
 # the stored rows with their unit codes and period names (the API reads progress_data by code range)
