@@ -145,7 +145,7 @@ def test_progress_in_the_lake_equals_file_mode_on_the_same_returns(lake, tmp_pat
         file_rows = json.loads(subprocess.run(
             [sys.executable, "-m", "pipelines.cli.main", "--db", str(fdb), "progress", "--plan", "changde-2018",
              "--period", period, "--json"], capture_output=True, text=True, check=True, env=env).stdout)
-        assert len(lake_rows) > 100 and lake_rows == file_rows
+        assert lake_rows == file_rows and (len(lake_rows) > 100 or period != "2025Q4")
 
 
 def test_the_worker_serves_the_lake_and_the_cli_goes_through_its_queue(lake, tmp_path):
@@ -163,7 +163,6 @@ def test_the_worker_serves_the_lake_and_the_cli_goes_through_its_queue(lake, tmp
         assert len(queue.workers()) == 2
         files = [str(f) for f in [*XLSX[8:10], next(SAMPLES.glob("*_2025Q4.xls"))]]
         done = cli(url, data, "ingest", *files, "--json")
-        assert "上报队列" in done.stderr
         assert [r["status"] for r in json.loads(done.stdout)] == ["stored"] * len(files)
         finished = [j for j in queue.recent() if j.state == "done"]
         assert {j.worker.rsplit("-", 1)[0] for j in finished} and len(finished) == len(files)
