@@ -54,6 +54,7 @@ def pages(user: signin.User | None) -> dict[str, list]:
 theme.apply()
 with ui.guard():
     queries.ensure_database()
+    queries.ensure_worker()              # the ingest worker starts with the dashboard (once per server)
     user = signin.current_user()
     if user is None:
         st.navigation(pages(None), position="hidden")     # the link's page is kept for after the sign-in

@@ -43,7 +43,7 @@ from pipelines.compute.judge import judged_levels as judged_levels_of
 from pipelines.compute.records import record_task_update
 from pipelines.compute.rules import STRIVE_ZH
 from pipelines.compute.refresh import refresh
-from pipelines.compute.stored import data_token, is_fresh, read_stored
+from pipelines.compute.stored import data_token, is_fresh, is_published, read_stored, stored_state
 from pipelines.errors import RuralTargetsError
 from pipelines.ingest.pipeline import ingest_uploads, read_files
 from pipelines.ingest.queue import Job, file_report
@@ -104,6 +104,11 @@ def _data_version(path: str) -> str:
     with reading() as con:
         token = data_token(con)
         stored = _stored_is_fresh(con, token)
+        published = not stored and _published(con)
+    if not stored and worker_running() and published:
+        # uploads are coming in: the worker refreshes the tables once its queue is empty (or every few
+        # seconds); meanwhile the pages read the last published state and say so (``updating``)
+        return f"{path}|{token}|snapshot"
     if not stored and not worker_running() and _refresh_due():
         # stale stored tables (a refresh was killed, or data came in another way): refresh them once
         # here, so the pages go on reading them instead of computing progress on every view
@@ -112,6 +117,24 @@ def _data_version(path: str) -> str:
             token = data_token(con)
             stored = _stored_is_fresh(con, token)
     return f"{path}|{token}|{'stored' if stored else 'live'}"
+
+
+def _published(con: Any) -> bool:
+    try:
+        return is_published(con)
+    except Exception:  # noqa: BLE001 - an older or damaged table: compute instead
+        return False
+
+
+def updating() -> str | None:
+    """While newly stored returns wait for the worker's refresh: when the pages' progress was computed
+    (HH:MM:SS); None when it is current."""
+    if not data_version().endswith("|snapshot"):
+        return None
+    with reading() as con:
+        state = stored_state(con) or {}
+    at = state.get("refreshed_at")
+    return at[11:19] if at else "稍早"
 
 
 _LAST_REFRESH = [0.0]
@@ -242,7 +265,7 @@ def demo_accounts_hint() -> str | None:
     """On the sample database: where `rural-targets init` wrote the demo accounts (None elsewhere)."""
     from pipelines.samples.init import DEMO_FILE_NAME      # the sample tooling loads only when needed
 
-    path = db.db_path().resolve().parent / DEMO_FILE_NAME
+    path = db.home_dir() / DEMO_FILE_NAME
     if not path.is_file():
         return None
     return (f"这是示例数据库:各角色的演示账户(admin 系统管理员、shi 市级、biquan 区县审核员、huangzui 乡镇填报员)"
@@ -465,9 +488,11 @@ def _worker(target: str) -> subprocess.Popen | None:
 
 
 def ensure_worker() -> None:
-    """Start the ingest worker with the dashboard (once per server process; again if it died)."""
+    """Start the ingest worker with the dashboard (once per server process; again when neither it nor
+    another worker of the database is alive)."""
     proc = _worker(db.db_target())
-    if proc is not None and proc.poll() is not None:
+    if (proc is None or proc.poll() is not None) and os.environ.get(WORKER_ENV) != "off" \
+            and not queue_for().workers():
         _worker.clear()
         _worker(db.db_target())
 
@@ -551,7 +576,7 @@ BASES = {"now": "按现有全部数据", "then": "按当时已报送的数据"}
 @st.cache_data(ttl=600, show_spinner="正在评估进度 …", max_entries=96)
 def _level_history(plan: str, target: str | None, scope: str | None, level: str, version: str) -> pd.DataFrame:
     with reading() as con:
-        if version.endswith("|stored"):  # the stored tables are current: read them
+        if version.endswith(("|stored", "|snapshot")):  # current, or the last published while uploads come in
             return read_stored(con, plan=None if target else plan, target=target, unit=scope, level=level)
         return assess_frame(con, plan=None if target else plan, target=target, unit=scope, level=level)
 

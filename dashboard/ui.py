@@ -316,6 +316,9 @@ def page_header(title: str, view: View | None = None, caption: str | None = None
     current = view or st.session_state.get("view")
     for note in current.notes if current is not None else ():
         st.warning(note)
+    since = queries.updating()
+    if since:
+        st.info(f"新上传的报表正在计算,进度暂显示 {since} 计算的结果,计算完成后自动更新。", icon="⏳")
     if view is not None:
         parts = [view.plan_title, f"范围:{view.scope_name}"]
         if view.asof:

@@ -1,11 +1,17 @@
 """Shared pytest fixtures: a fresh database and the optional real registry data."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from pipelines.store.db import connect
+
+# Pages run in this process (AppTest) start no ingest worker: the tests that upload run one themselves
+# (drain_queue); dashboard servers started by the tests (pipelines.bench.dashboard.streamlit_server) do.
+os.environ["RURAL_TARGETS_WORKER"] = "off"
 
 
 @pytest.fixture
@@ -118,3 +124,18 @@ def unlock_for_upload(path: Path, township: str, period: str) -> None:
             unlock(con, local_admin("测试管理员"), row[0], "测试:允许重新上传")
     finally:
         con.close()
+
+
+def changed_copy(src: Path, target: Path) -> Path:
+    """``src`` with one village number changed (another file for the same township and quarter)."""
+    wb = openpyxl.load_workbook(src)
+    ws = next(w for w in wb.worksheets if "村级" in w.title)
+    for row in ws.iter_rows():
+        if not any(isinstance(c.value, str) and c.value.isdigit() and len(c.value) == 12 for c in row):
+            continue                                # not a village's row
+        for cell in row:
+            if isinstance(cell.value, int) and not isinstance(cell.value, bool) and 0 < cell.value < 50:
+                cell.value = cell.value + 1
+                wb.save(target)
+                return target
+    raise AssertionError(f"no small whole number in a village row of {src.name}")

@@ -2,6 +2,8 @@
 the product, and the check that makes the command fail when one status differs."""
 from __future__ import annotations
 
+import os
+
 import duckdb
 import pandas as pd
 import pytest
@@ -9,9 +11,11 @@ import pytest
 import pipelines.bench.country as country
 import pipelines.bench.progress as bench
 import pipelines.bench.progress_baseline as baseline
+from pipelines.bench.postgres import postgres_bin
 from pipelines.cli.main import main
 
 KEY = bench.KEY
+LAKE = postgres_bin() is not None or bool(os.environ.get("CI"))     # CI installs PostgreSQL
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +26,7 @@ def tiny_run(tmp_path_factory):
     country.CACHE = root / "cache"
     try:
         result = bench.bench_progress(provinces=1, cities=1, counties=1, progress=False, workdir=root / "run",
-                                      keep_baseline=True)
+                                      keep_baseline=True, lake_side=LAKE)
     finally:
         country.CACHE = saved
     return result, root / "run"
@@ -38,6 +42,15 @@ def test_tiny_run_baseline_equals_product(tiny_run):
     assert set(result["compared_by_level"]) == {"province", "city", "county", "township", "village", "department"}
     assert result["compared_rows"] == sum(result["compared_by_level"].values()) > 1000
     assert result["county_rows"] > 0 and result["peak_mb"] > 0 and result["baseline_peak_mb"] > 0
+
+
+@pytest.mark.slow
+def test_tiny_run_on_a_ducklake_gives_the_same_rows(tiny_run):
+    if not LAKE:
+        pytest.skip("PostgreSQL is not installed here (apt-get install postgresql); CI installs it")
+    result, _ = tiny_run
+    assert result["lake_rows_equal"] is True          # the run fails (StatusMismatch) when a row differs
+    assert result["lake_s"] > 0 and result["lake_load_s"] > 0 and result["lake_peak_mb"] > 0
 
 
 @pytest.mark.slow

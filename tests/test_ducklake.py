@@ -10,8 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
-import openpyxl
 import pytest
+from conftest import changed_copy
 
 from pipelines.bench.postgres import postgres_bin, temporary_postgres
 from pipelines.samples.init import REGION_DIR
@@ -75,27 +75,12 @@ def test_four_processes_ingest_at_once_and_every_file_is_stored(lake):
     assert all((data / "archive").rglob(f"*.{f.suffix[1:]}") for f in files)
 
 
-def _changed_copy(src: Path, target: Path) -> Path:
-    """``src`` with one village number changed (another file for the same township and quarter)."""
-    wb = openpyxl.load_workbook(src)
-    ws = next(w for w in wb.worksheets if "村级" in w.title)
-    for row in ws.iter_rows():
-        if not any(isinstance(c.value, str) and c.value.isdigit() and len(c.value) == 12 for c in row):
-            continue                                # not a village's row
-        for cell in row:
-            if isinstance(cell.value, int) and not isinstance(cell.value, bool) and 0 < cell.value < 50:
-                cell.value = cell.value + 1
-                wb.save(target)
-                return target
-    raise AssertionError(f"no small whole number in a village row of {src.name}")
-
-
 def test_a_superseding_upload_racing_a_read_is_seen_whole_or_not_at_all(lake, tmp_path):
     url, data = lake
     first = XLSX[5]
     township = first.name[:12]
     cli(url, data, "ingest", str(first))
-    second = _changed_copy(first, tmp_path / first.name)
+    second = changed_copy(first, tmp_path / first.name)
     seen: list[list] = []
     stop = threading.Event()
 
@@ -257,3 +242,22 @@ def test_two_dashboard_servers_show_the_same_new_return(lake, tmp_path, monkeypa
         browser.close()
     active = {(s["township_code"], s["period"], s["file_name"]) for s in _active(url, data)}
     assert (upload.name[:12], "2025Q3", upload.name) in active
+
+
+def test_init_on_a_lake_gives_the_progress_of_the_sample_database_file(sample_db_file, tmp_path):
+    """`rural-targets --db ducklake:postgres:… --data-path DIR init`: the whole sample (1,154 returns, county
+    sheets, tasks, approvals) in the DuckLake; its progress equals the same sample in a DuckDB file."""
+    with temporary_postgres() as dsn:
+        url, data = f"ducklake:postgres:{dsn}", tmp_path / "data"
+        report = json.loads(cli(url, data, "init", "--json").stdout)
+        assert report["rejected_files"] == [] and report["stored"] > 1000
+        assert (data / "demo-accounts.txt").is_file() and (data / "archive").is_dir()
+        env = {**os.environ, "RURAL_TARGETS_DB": "", "RURAL_TARGETS_DATA_PATH": ""}
+        for period in ("2020Q3", "2025Q4"):
+            lake_rows = json.loads(cli(url, data, "progress", "--plan", "changde-2018", "--period", period,
+                                       "--json").stdout)
+            file_rows = json.loads(subprocess.run(
+                [sys.executable, "-m", "pipelines.cli.main", "--db", str(sample_db_file), "progress", "--plan",
+                 "changde-2018", "--period", period, "--json"], capture_output=True, text=True, check=True,
+                env=env).stdout)
+            assert len(lake_rows) > 1000 and lake_rows == file_rows

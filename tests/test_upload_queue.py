@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -11,9 +12,15 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import changed_copy, unlock_for_upload
+from streamlit.testing.v1 import AppTest
 
+from pipelines.access.accounts import get_user
 from pipelines.access.roles import local_admin
+from pipelines.compute.assess import assess_frame
+from pipelines.compute.stored import is_fresh, is_published
 from pipelines.errors import RuralTargetsError
+from pipelines.ingest.pipeline import ingest_paths
 from pipelines.ingest.queue import UploadQueue, file_report, queue_dir, report_dict
 from pipelines.ingest.serve import queue_for, run, user_record
 from pipelines.samples.committed import GENERATED_DIR
@@ -152,3 +159,31 @@ def test_twenty_uploads_at_once_all_stored_through_a_worker_restart(sample_db_fi
         assert is_fresh(con)
     finally:
         con.close()
+
+
+@pytest.mark.slow
+def test_pages_read_the_published_progress_while_the_worker_catches_up(dash_db, monkeypatch, tmp_path):
+    """Stored returns the worker has not refreshed yet: the pages read the progress last published (fast,
+    consistent) and say since when, instead of computing it on every view."""
+    from dashboard import queries
+
+    unlock_for_upload(dash_db, "439921101000", "2025Q4")
+    con = db.connect(dash_db)
+    try:
+        changed = changed_copy(next(SAMPLES.glob("439921101000_*_2025Q4.xlsx")), tmp_path / "黄嘴镇.xlsx")
+        [report] = ingest_paths(con, [changed], actor=local_admin("测试管理员"))
+        assert report.status == "stored"
+        assert not is_fresh(con) and is_published(con)                 # stored, not yet refreshed
+        published = assess_frame(con, plan="changde-2018", period="2025Q4", stored=True)
+        assert len(published) and published.equals(assess_frame(con, plan="changde-2018", period="2025Q4",
+                                                                 stored=True))
+        user = get_user(con, "admin")
+    finally:
+        con.close()
+    queue_for(str(dash_db)).beat(f"{socket.gethostname()}-{os.getpid()}")     # a worker is running
+    monkeypatch.setattr(queries, "user", lambda: user)
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py"), default_timeout=120)
+    at.session_state["user"] = user
+    at.run()
+    assert not at.exception
+    assert any("新上传的报表正在计算" in i.value for i in at.info)

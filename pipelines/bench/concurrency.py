@@ -47,7 +47,24 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.resources import generated_dir
+from pipelines.access.review import approve_all
+from pipelines.access.roles import local_admin
+from pipelines.bench.postgres import temporary_postgres
+from pipelines.catalog.definitions import catalog
+from pipelines.cli.main import main
+from pipelines.compute.assess import assess
+from pipelines.compute.refresh import refresh
+from pipelines.ingest.pipeline import ingest_paths
+from pipelines.ingest.serve import queue_for, user_record
+from pipelines.ingest.worker import IsolatedReader
+from pipelines.resources import generated_dir, sql_dir
+from pipelines.samples import committed
+from pipelines.samples.init import init_database
+from pipelines.samples.records import record_samples
+from pipelines.samples.simulation import simulate
+from pipelines.store.backup import restore
+from pipelines.store.db import connect
+from pipelines.textwidth import text_width
 
 PLAN = "changde-2018"
 ACTOR_NAME = "基准测试"
@@ -69,7 +86,8 @@ BASELINE_DOES = ("基线(没有上报队列,DuckDB 文件):每个客户端进程
                  "不运行上报处理程序,命令以读写方式打开数据库文件,最多等 10 秒写锁,拿不到就报 GEN002"
                  "“请稍后再试”并退出(退出码 2),即被退回;不重试。延迟 = 命令从开始到结束")
 READERS_DO = (f"读取(各方相同):每个读取进程模拟一位用户反复加载页面——以只读方式短暂连接数据库(DuckDB 文件最多等 "
-              f"{READ_WAIT_S:.0f} 秒写锁),计算规划 {PLAN} 最新季度的进度(assess,总览页使用的接口),关闭连接,"
+              f"{READ_WAIT_S:.0f} 秒写锁),读取规划 {PLAN} 最新季度的进度(assess,总览页使用的接口;与仪表盘相同:有上报处理程序运行时读"
+              "最近一次计算并发布的进度表,否则读当前的进度表或直接计算),关闭连接,"
               f"看 {THINK_S:g} 秒页面后再加载下一页;DuckDB 文件只有一个仪表盘服务器,它的读取依次进行"
               "(dashboard/queries.py 的 _LOCK),故各读取进程共用一把锁;DuckLake 下每个读取进程算作一个独立的仪表盘服务器")
 
@@ -92,12 +110,6 @@ def _stats(values: list[float]) -> dict[str, float | None]:
 
 def _setup(returns: int, progress: bool) -> dict[str, Any]:
     """The set-up database (cached) and the files to upload: {"template", "files", "period", ...}."""
-    from pipelines.catalog.definitions import catalog
-    from pipelines.resources import sql_dir
-    from pipelines.samples import committed
-    from pipelines.samples.init import init_database
-    from pipelines.samples.simulation import simulate
-    from pipelines.store.db import connect
 
     started = time.monotonic()
     cache = generated_dir("bench", "concurrency-setup")
@@ -159,13 +171,6 @@ def _load_base(con: Any, base: list[tuple[str, str]], paths: dict[tuple[str, str
                when: dict[str, dt.datetime], progress: bool) -> None:
     """The returns ``base`` into ``con`` quarter by quarter (each checked against the one before), with
     their simulated arrival times; the sample county sheets and tasks; the history approved; refresh."""
-    from pipelines.access.review import approve_all
-    from pipelines.access.roles import local_admin
-    from pipelines.catalog.definitions import catalog
-    from pipelines.compute.refresh import refresh
-    from pipelines.ingest.pipeline import ingest_paths
-    from pipelines.ingest.worker import IsolatedReader
-    from pipelines.samples.records import record_samples
 
     actor = local_admin(ACTOR_NAME)
     periods = sorted({p for _, p in base})
@@ -200,8 +205,6 @@ def _client(db: str, data_path: str | None, files: list[str], barrier: Any, out:
     """A clerk: upload each file through the queue, wait until it is done, then the next."""
     if data_path:
         os.environ["RURAL_TARGETS_DATA_PATH"] = data_path
-    from pipelines.access.roles import local_admin
-    from pipelines.ingest.serve import queue_for, user_record
 
     queue = queue_for(db)
     user = user_record(local_admin(ACTOR_NAME), local=True)
@@ -239,7 +242,6 @@ def _client(db: str, data_path: str | None, files: list[str], barrier: Any, out:
 
 def _baseline_client(db: str, files: list[str], barrier: Any, out: str) -> None:
     """A clerk without the queue: ``rural-targets ingest FILE`` for each file, nothing retried."""
-    from pipelines.cli.main import main
 
     rows = []
     _ready(barrier)
@@ -274,8 +276,6 @@ def _reader(db: str, data_path: str | None, period: str, server: Any, barrier: A
     file), or None (DuckLake: every reader is a dashboard server of its own)."""
     if data_path:
         os.environ["RURAL_TARGETS_DATA_PATH"] = data_path
-    from pipelines.compute.assess import assess
-    from pipelines.store.db import connect
 
     rows = []
     _ready(barrier)
@@ -285,7 +285,8 @@ def _reader(db: str, data_path: str | None, period: str, server: Any, barrier: A
             with server if server is not None else contextlib.nullcontext():
                 con = connect(db, read_only=True, wait_s=READ_WAIT_S)
                 try:
-                    n = len(assess(con, plan=PLAN, period=period))
+                    # as the dashboard: the published tables while a worker catches up, else current or computed
+                    n = len(assess(con, plan=PLAN, period=period, stored=True if queue_for(db).workers() else None))
                 finally:
                     con.close()
             rows.append({"latency_s": round(time.monotonic() - t0, 4), "rows": n})
@@ -385,7 +386,6 @@ def _rows(path: Path) -> list[dict[str, Any]]:
 
 def _active_check(db: str, uploads: list[dict[str, Any]]) -> dict[str, Any]:
     """Whether every stored (township, period) has exactly one active submission, and none has two."""
-    from pipelines.store.db import connect
 
     con = connect(db, read_only=True, wait_s=60)
     try:
@@ -424,7 +424,6 @@ def _figures(run: dict[str, Any], uploaded: int) -> dict[str, Any]:
 
 def _queue_side(mode: str, setup: dict[str, Any], root: Path, clients: int, readers: int,
                 progress: bool) -> dict[str, Any]:
-    from pipelines.ingest.serve import queue_for
 
     root.mkdir(parents=True, exist_ok=True)
     files, period = setup["files"], setup["period"]
@@ -434,8 +433,6 @@ def _queue_side(mode: str, setup: dict[str, Any], root: Path, clients: int, read
             shutil.copyfile(setup["template"], db)
             queue = queue_for(db)
         else:
-            from pipelines.bench.postgres import temporary_postgres
-            from pipelines.store.backup import restore
 
             _say(progress, "DuckLake:启动临时 PostgreSQL,载入基础数据 …")
             dsn = stack.enter_context(temporary_postgres())
@@ -556,7 +553,6 @@ MODE_ZH = {"file": "本产品 DuckDB 文件(1 个处理程序)", "ducklake": "�
 def report_lines(result: dict[str, Any]) -> list[str]:
     """The text report of ``bench_concurrency``: per side uploads, outcomes, latencies, reads, throughput;
     the comparison with the baseline; what each side does."""
-    from pipelines.textwidth import text_width
 
     def pad(text: str, width: int) -> str:
         return text + " " * max(0, width - text_width(text))

@@ -360,7 +360,7 @@ def streamlit_server(db_path: Path, log: Path, timeout_s: float = 120) -> Iterat
     The developer toolbar is on so that the app's own "Clear caches" (key c) can empty the caches
     between pages; the process group started here is ended on exit."""
     port = _free_port()
-    env = {**os.environ, db.ENV_VAR: str(db_path), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, db.ENV_VAR: str(db_path), "PYTHONUNBUFFERED": "1", "RURAL_TARGETS_WORKER": "on"}
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",

@@ -30,6 +30,7 @@ time to read one county's statuses for one plan from the stored tables.
 """
 from __future__ import annotations
 
+import os
 import queue
 import shutil
 import sys
@@ -42,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.bench.country import bench_catalog, country, peak_rss_mb
+from pipelines.bench.postgres import temporary_postgres
 from pipelines.bench.progress_baseline import (
     BASELINE_TABLE,
     BaselineIncomplete,
@@ -52,6 +54,7 @@ from pipelines.bench.progress_baseline import (
 from pipelines.catalog.definitions import Catalog, catalog
 from pipelines.compute.assess import assess_frame
 from pipelines.compute.refresh import refresh
+from pipelines.store import db, lake
 
 # ============================================================================ checking the baseline against the product
 
@@ -212,6 +215,56 @@ def _run_ours(db_path: str, out: Any) -> None:
         out.put({"error": f"{type(exc).__name__}: {exc}"})
 
 
+_FINGERPRINT = ("SELECT count(*), sum(hash(CAST(plan AS VARCHAR), CAST(target AS VARCHAR), unit, CAST(department AS VARCHAR), "
+                "pidx, CAST(status AS VARCHAR), round(value, 9), round(pi, 6))) FROM progress_data")
+
+
+def _run_lake(db_path: str, url: str, data_dir: str, out: Any) -> None:
+    """The product's refresh on a DuckLake (PostgreSQL catalog) holding the same base tables as ``db_path``."""
+    try:
+        os.environ["RURAL_TARGETS_DATA_PATH"] = data_dir
+        con = db.connect(url)
+        t0 = time.perf_counter()
+        con.execute(f"ATTACH {lake.sql_string(db_path)} AS src (READ_ONLY)")
+        tables = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'src'")
+                  .fetchall() if not t.startswith(("progress_", "indicator_", "baseline_"))]
+        with db.transaction(con):
+            for name in tables:
+                con.execute(f'DROP TABLE IF EXISTS "{name}"')
+                con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM src.main."{name}"')
+        con.execute("DETACH src")
+        load_s = time.perf_counter() - t0
+        cat = bench_catalog(con)
+        t0 = time.perf_counter()
+        stats = refresh(con, cat)
+        seconds = time.perf_counter() - t0
+        fingerprint = con.execute(_FINGERPRINT).fetchall()[0]
+        con.close()
+        out.put({"seconds": round(seconds, 2), "load_s": round(load_s, 2), "stats": stats,
+                 "peak_mb": round(peak_rss_mb()), "fingerprint": list(fingerprint)})
+    except BaseException as exc:  # noqa: BLE001 - reported by the parent
+        import traceback
+        out.put({"error": f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"})
+
+
+def _lake_side(ours_db: Path, work: Path, say: Any) -> dict[str, Any]:
+    """The same refresh on a DuckLake over a throwaway PostgreSQL, its rows compared with file mode's."""
+    con = duckdb.connect(str(ours_db), read_only=True)
+    want = list(con.execute(_FINGERPRINT).fetchall()[0])
+    con.close()
+    data_dir = work / "lake-data"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    with temporary_postgres() as dsn:
+        lake_result = _in_child(_run_lake, str(ours_db), f"ducklake:postgres:{dsn}", str(data_dir))
+    shutil.rmtree(data_dir, ignore_errors=True)
+    if lake_result["fingerprint"] != want:
+        raise StatusMismatch(f"DuckLake rows differ from file mode: {lake_result['fingerprint']} != {want}")
+    say(f"  DuckLake:载入 {lake_result['load_s']} 秒,计算 {lake_result['seconds']} 秒,峰值内存 {lake_result['peak_mb']} MB,"
+        "全部状态行与 DuckDB 文件一致")
+    return {"lake_s": lake_result["seconds"], "lake_load_s": lake_result["load_s"], "lake_peak_mb": lake_result["peak_mb"],
+            "lake_rows_equal": True, "lake_timing": lake_result["stats"]["timing"]}
+
+
 def _run_baseline(db_path: str, out: Any) -> None:
     try:
         out.put(pandas_baseline(db_path))
@@ -244,14 +297,16 @@ def _in_child(fn: Any, *args: Any) -> dict[str, Any]:
 
 
 def bench_progress(provinces: int = 31, cities: int = 10, counties: int = 9, progress: bool = True,
-                   workdir: Path | None = None, keep_baseline: bool = False, seed: int = SEED) -> dict[str, Any]:
+                   workdir: Path | None = None, keep_baseline: bool = False, seed: int = SEED,
+                   lake_side: bool = False) -> dict[str, Any]:
     """Compute every indicator and status of every plan (applied to every province) on the synthetic
     country with the product and with the pandas baseline, each in its own process; compare the
     baseline's statuses with the product's on a sample (``check_baseline``) and raise
     ``StatusMismatch`` (a failing exit) if any differs (``BaselineIncomplete`` before any work when the
     catalog uses features the baseline does not implement, ``baseline_gaps``); then time reading one county's statuses for
     one plan from the stored tables. The baseline's database is removed unless ``keep_baseline`` or a
-    difference is found."""
+    difference is found. ``lake_side``: the product's refresh also on a DuckLake over a throwaway
+    PostgreSQL holding the same data, its rows checked equal to file mode's."""
     say = (lambda s: print(s, file=sys.stderr, flush=True)) if progress else (lambda s: None)
     gaps = baseline_gaps(catalog())
     if gaps:                                    # comparing would be meaningless: say so before any work
@@ -264,7 +319,9 @@ def bench_progress(provinces: int = 31, cities: int = 10, counties: int = 9, pro
         shutil.copyfile(src, target)
     say("本产品:计算全部指标与状态 …")
     ours = _in_child(_run_ours, str(ours_db))
-    say(f"  {ours['seconds']} 秒,峰值内存 {ours['peak_mb']} MB;pandas 基线 …")
+    say(f"  {ours['seconds']} 秒,峰值内存 {ours['peak_mb']} MB")
+    lake_figures = _lake_side(ours_db, work, say) if lake_side else {}
+    say("pandas 基线 …")
     base = _in_child(_run_baseline, str(base_db))
     say(f"  {base['seconds']} 秒,峰值内存 {base['peak_mb']} MB;抽样比较两者的状态 …")
     t0 = time.perf_counter()
@@ -300,7 +357,7 @@ def bench_progress(provinces: int = 31, cities: int = 10, counties: int = 9, pro
         "baseline_statuses": base["statuses"], "timing": stats["timing"],
         "compared_rows": check["compared"], "compared_by_level": check["by_level"],
         "compared_units": check["units"], "differences": 0, "check_s": check_s, "seed": seed,
-        "ours_does": OURS_DOES, "baseline_does": BASELINE_DOES,
+        "ours_does": OURS_DOES, "baseline_does": BASELINE_DOES, **lake_figures,
     }
     say(f"本产品:{result['ours_s']} 秒,峰值内存 {result['peak_mb']} MB — {OURS_DOES}")
     say(f"基线:{result['baseline_s']} 秒,峰值内存 {result['baseline_peak_mb']} MB,状态 {result['baseline_statuses']:,} 条"

@@ -674,7 +674,7 @@ def cmd_bench_ingest(args: argparse.Namespace) -> int:
 def cmd_bench_progress(args: argparse.Namespace) -> int:
     """``bench progress``: the national indicator and progress benchmark."""
     result = bench_progress(provinces=args.provinces, cities=args.cities, counties=args.counties,
-                            progress=not args.json)
+                            progress=not args.json, lake_side=args.ducklake)
     if args.json:
         emit(result, args)
         return 0
@@ -683,6 +683,10 @@ def cmd_bench_progress(args: argparse.Namespace) -> int:
     print(f"本产品(indicators + progress,写入表):{result['ours_s']} 秒,峰值内存 {result['peak_mb']} MB;"
           f"状态 {result['statuses']:,} 条(乡镇及以上 {result['progress_rows']:,},村级 {result['village_rows']:,} 行)")
     print(f"基线(pandas groupby,同一次运行):{result['baseline_s']} 秒;倍数 {result['ratio']}×")
+    if "lake_s" in result:
+        print(f"同一计算在 DuckLake(PostgreSQL 目录库)上:{result['lake_s']} 秒(DuckDB 文件 {result['ours_s']} 秒,"
+              f"DuckLake ÷ 文件 = {round(result['lake_s'] / result['ours_s'], 1)}×),峰值内存 {result['lake_peak_mb']} MB;"
+              f"载入 {result['lake_load_s']} 秒;全部状态行与 DuckDB 文件一致")
     print(f"一个区县一个规划的全部状态(读已存结果):{result['county_ms']} 毫秒({result['county_rows']} 行)")
     print(f"目标:< 60 秒,< 4 GB,≥ 5×,< 200 毫秒;阶段耗时:{result['timing']}")
     return 0
@@ -712,18 +716,3 @@ def cmd_bench_concurrency(args: argparse.Namespace) -> int:
     else:
         print("\n".join(concurrency_report_lines(result)))
     return 0 if all(side["lost"] == 0 for side in result["modes"].values()) else 1   # the queue lost a file
-    print(f"合成省:{result['villages']:,} 个村,{result['townships']:,} 个乡镇,{result['periods']} 个季度;"
-          f"规划 {result['plan']};AppTest 计时(首次渲染为冷缓存、新会话)")
-    source = ("读取已存储的进度表" + (f"(先刷新,用时 {result['refresh_s']} 秒)" if result["refresh_s"] else "")
-              if result["progress"] == "stored" else "页面直接计算进度")
-    print(f"进度数据:{source}")
-    width = max(text_width(r["title"]) for r in result["pages"])
-    print(f"{_pad('页面', width)}  首次渲染(秒)  控件变更(秒)  变更内容")
-    for r in result["pages"]:
-        first = "—" if r["first_s"] is None else f"{r['first_s']:.3f}"
-        change = "—" if r["change_s"] is None else f"{r['change_s']:.3f}"
-        flag = "" if r["ok"] else "  问题:" + ";".join(r["problems"])
-        print(f"{_pad(r['title'], width)}  {first:>12}  {change:>12}  {r['change']}{flag}")
-    print(f"目标:首次渲染 < {result['targets']['first_s']} 秒,控件变更 < {result['targets']['change_s']} 秒;"
-          f"{'全部达到' if result['all_within_targets'] else '未全部达到'}")
-    return 0

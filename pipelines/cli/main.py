@@ -265,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--provinces", type=int, default=31, metavar="N", help="省数(冒烟测试用 1)")
     sp.add_argument("--cities", type=int, default=10, metavar="N", help="每省市数")
     sp.add_argument("--counties", type=int, default=9, metavar="N", help="每市区县数")
+    sp.add_argument("--ducklake", action="store_true",
+                    help="本产品的计算也在 DuckLake(临时启动的 PostgreSQL 目录库)上运行一次,并核对结果与 DuckDB 文件一致")
     sp = leaf(bench, "dashboard", "bench dashboard", "仪表盘各页面首次渲染与控件变更耗时(省级规模合成数据)",
               "在约3万个村、12个季度的合成省数据库上,用 Streamlit AppTest 测量每个页面的首次渲染"
               "(冷缓存)和一次控件变更的耗时,并在 Chromium 中测量每页首次有效绘制。目标:首次渲染 < 2 秒,变更 < 0.5 秒。")

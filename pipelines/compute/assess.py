@@ -19,7 +19,7 @@ from pipelines.compute.judge import DEPARTMENT, judge_target, needed_levels
 from pipelines.compute.rows import ROW_COLUMNS, Labels, block_table, decode
 from pipelines.compute.rules import Grid
 from pipelines.compute.scope import Scope, ScopeData, root_groups, target_pairs, unit_level, units_by_level
-from pipelines.compute.stored import is_fresh, read_stored
+from pipelines.compute.stored import is_published, is_fresh, read_stored
 from pipelines.errors import RuralTargetsError
 from pipelines.jsonable import plain_records
 from pipelines.periods import pidx, quarters
@@ -31,7 +31,8 @@ def assess_frame(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *, 
                  as_of: str | None = None, period: str | None = None, baseline: str | None = None,
                  stored: bool | None = None) -> pd.DataFrame:
     """Progress rows (``ROW_COLUMNS``) as a DataFrame; see ``assess``. ``stored``: False computes
-    even when the stored tables are current; None (default) reads them then."""
+    even when the stored tables are current; None (default) reads them then; True reads them even when
+    data came in since their last refresh (the published state, while the ingest worker catches up)."""
     cat = cat or catalog()
     pairs = target_pairs(cat, plan, target)
     if level is not None and level not in LEVELS and level != DEPARTMENT:
@@ -41,7 +42,8 @@ def assess_frame(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, *, 
     for quarter in (baseline, period, as_of):
         if quarter:
             pidx(quarter)
-    if stored is not False and as_of is None and baseline is None and is_fresh(con, cat):
+    if stored is not False and as_of is None and baseline is None and (
+            is_published(con, cat) if stored else is_fresh(con, cat)):
         return read_stored(con, cat, pairs=pairs, level=level, unit=unit, period=period)
     periods = data_periods(con, as_of)
     if period is not None and as_of is None and period not in periods:

@@ -84,6 +84,13 @@ def stored_state(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
     return json.loads(rows[0][0]) if rows else None
 
 
+def is_published(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None) -> bool:
+    """Whether stored tables exist for this catalog and row layout — current or not: while uploads come
+    in they lag the data until the worker's next refresh (``stored_state`` says when that was)."""
+    state = stored_state(con)
+    return state is not None and state.get("rows") == ROW_VERSION and state.get("catalog") == catalog_hash(cat or catalog())
+
+
 def is_fresh(con: duckdb.DuckDBPyConnection, cat: Catalog | None = None, token: str | None = None) -> bool:
     """Whether the stored tables reflect the current data (``token``: its ``data_token``, if known)
     and catalog."""

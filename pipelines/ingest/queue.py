@@ -21,9 +21,10 @@ import os
 import secrets
 import socket
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from pipelines.errors import Problem
 from pipelines.files import atomic_write
@@ -35,6 +36,7 @@ STATE_ZH = {"queued": "排队中", "checking": "检查中", "stored": "已导入
 HEARTBEAT_S = 2.0          # a worker touches its heartbeat file this often …
 ALIVE_S = 15.0             # … and counts as running while the file is younger than this
 STALE_CLAIM_S = 1800.0     # a job claimed by a worker on another machine that has been silent this long is retried
+REFRESH_TURN_S = 600.0     # a refresh turn older than this was left by a worker that died
 
 
 @dataclass
@@ -227,6 +229,29 @@ class UploadQueue:
             path.unlink(missing_ok=True)
             moved += 1
         return moved
+
+    @contextmanager
+    def refresh_turn(self) -> Iterator[bool]:
+        """Whether this worker may refresh the progress tables now: not while another does (two
+        refreshes of one scope at once would only conflict); a turn held longer than ``REFRESH_TURN_S``
+        was left by a worker that died."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / "refreshing"
+        try:
+            if time.time() - path.stat().st_mtime > REFRESH_TURN_S:
+                path.unlink(missing_ok=True)
+        except FileNotFoundError:
+            pass
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            yield False
+            return
+        os.close(fd)
+        try:
+            yield True
+        finally:
+            path.unlink(missing_ok=True)
 
     def beat(self, worker: str) -> None:
         """Say that ``worker`` is alive."""

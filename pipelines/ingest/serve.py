@@ -126,9 +126,11 @@ def run(db: str | os.PathLike | None = None, *, once: bool = False, parent: int 
                     if report.status == "stored" and report.township_code and report.period:
                         touched.add((report.township_code, report.period))
                 if touched and (not queue.waiting() or time.monotonic() - last_refresh >= REFRESH_EVERY_S):
-                    lake.retry_conflicts(lambda: refresh_touched(con, touched))
-                    touched.clear()
-                    last_refresh = time.monotonic()
+                    with queue.refresh_turn() as mine:      # workers of a DuckLake refresh one at a time
+                        if mine:
+                            lake.retry_conflicts(lambda: refresh_touched(con, touched))
+                            touched.clear()
+                            last_refresh = time.monotonic()
             finally:
                 con.close()
             if lock is not None:
