@@ -122,7 +122,7 @@ def check_file(con: duckdb.DuckDBPyConnection, name: str, data: Readable, units:
 def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, Readable | None]], dry_run: bool = False,
                    *, actor: User, uploaded_at: UploadedAt = None, client: str | None = None,
                    progress: Callable[[int, int, FileReport], None] | None = None,
-                   reader: IsolatedReader | None = None) -> list[FileReport]:
+                   reader: IsolatedReader | None = None, tidy: bool = True) -> list[FileReport]:
     """Check and (unless ``dry_run``) store each of ``files`` (name, bytes) as ``actor``; one report
     per file, each attempt in the audit trail.
 
@@ -130,7 +130,8 @@ def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, Re
     township inside the actor's units (AUTH011: the file is rejected). A township and quarter whose
     active return was approved is locked (ING052) until a reviewer unlocks it. ``uploaded_at`` may
     be a function of the file name (used to replay sample returns with their arrival dates). A
-    report's status is final once the call returns.
+    report's status is final once the call returns. ``tidy``: first remove archive files a killed store
+    left (the ingest worker does it once when it starts, not for every file).
     """
     try:
         require(actor, "ingest")
@@ -139,7 +140,7 @@ def ingest_uploads(con: duckdb.DuckDBPyConnection, files: Iterable[tuple[str, Re
                      details={"code": exc.code}, client=client)
         raise
     files = files if isinstance(files, (list, tuple)) else list(files)
-    if not dry_run:
+    if not dry_run and tidy:
         remove_orphans(con)                        # files a killed or failed store left in the archive
     reports: list[FileReport] = []
     report_of: dict[int, FileReport] = {}

@@ -2,9 +2,9 @@
 checks and stores each file as its uploader, and refreshes the stored progress tables for what the
 files touched — once the queue is empty, or every ``REFRESH_EVERY_S`` while files keep coming.
 
-With a DuckDB file exactly one worker runs (an exclusive lock on ``queue/worker.lock``); it opens the
-database for one batch of queued files and closes it again, so the dashboard's short reads and
-sign-ins get their turn between batches. With a DuckLake several workers may run, on several
+With a DuckDB file exactly one worker runs (an exclusive lock on ``queue/worker.lock``); it parses a
+batch of queued files first, holding nothing, then opens the database for one file's check and store
+at a time, so the dashboard's short reads and sign-ins get their turn between files. With a DuckLake several workers may run, on several
 machines: a job goes to whichever renames it first, and a write that meets another worker's commit
 is retried (pipelines.store.lake.retry_conflicts).
 """
@@ -20,18 +20,25 @@ from typing import Any, Callable
 
 from pipelines.access.accounts import get_user
 from pipelines.access.roles import User, local_admin
-from pipelines.catalog.definitions import catalog
 from pipelines.compute.refresh import refresh_touched
 from pipelines.errors import Problem, RuralTargetsError
-from pipelines.ingest.pipeline import FileReport, ingest_uploads
-from pipelines.ingest.queue import HEARTBEAT_S, Job, UploadQueue, file_report, queue_dir, report_dict, worker_name
-from pipelines.ingest.worker import isolated_reader
+from pipelines.ingest.pipeline import FileReport, ingest_uploads, read_files
+from pipelines.ingest.queue import (
+    HEARTBEAT_S,
+    Job,
+    UploadQueue,
+    file_report,
+    queue_dir,
+    report_dict,
+    worker_name,
+)
+from pipelines.ingest.store import remove_orphans
 from pipelines.store import lake
 from pipelines.store.db import connect, home_dir, is_lake, writer_waiting
 
 BATCH = 10            # files stored per opening of the database at most (readers wait at most that long)
 IDLE_S = 0.2          # how often an idle worker looks at the queue
-YIELD_S = 0.3         # pause between batches of a DuckDB-file worker: readers waiting on the lock get in
+YIELD_S = 0.05        # pause between files of a DuckDB-file worker: readers waiting on the lock get in
 REFRESH_EVERY_S = 5.0   # while files keep coming, the progress tables are refreshed at least this often
 
 
@@ -103,24 +110,25 @@ def run(db: str | os.PathLike | None = None, *, once: bool = False, parent: int 
     touched: set[tuple[str, str]] = set()
     last_refresh = time.monotonic()
     try:
+        try:
+            con = _connect(db, stop)
+            try:        # archive files a store killed with the previous worker left behind
+                counts["orphans_removed"] = remove_orphans(con)
+            finally:
+                con.close()
+        except _Stopped:
+            return counts
         while not stop.is_set():
             if parent and not _parent_alive(parent):
                 break
-            waiting = queue.waiting()
-            due = touched and (not waiting or time.monotonic() - last_refresh >= REFRESH_EVERY_S)
-            if not waiting and not due:
+            jobs = queue.claim(name, BATCH)
+            if not jobs and not touched:
                 if once:
                     break
                 time.sleep(IDLE_S)
                 continue
             try:
-                con = _connect(db, stop)
-            except RuralTargetsError as exc:
-                if exc.code == "GEN002" and stop.is_set():
-                    break
-                raise
-            try:
-                for job, report in work(con, queue, name):
+                for job, report in work(db, queue, jobs, stop):
                     counts[report.status] = counts.get(report.status, 0) + 1
                     say(report.summary_zh)
                     if report.status == "stored" and report.township_code and report.period:
@@ -128,18 +136,26 @@ def run(db: str | os.PathLike | None = None, *, once: bool = False, parent: int 
                 if touched and (not queue.waiting() or time.monotonic() - last_refresh >= REFRESH_EVERY_S):
                     with queue.refresh_turn() as mine:      # workers of a DuckLake refresh one at a time
                         if mine:
-                            lake.retry_conflicts(lambda: refresh_touched(con, touched))
+                            con = _connect(db, stop)
+                            try:
+                                lake.retry_conflicts(lambda: refresh_touched(con, touched))
+                            finally:
+                                con.close()
                             touched.clear()
                             last_refresh = time.monotonic()
-            finally:
-                con.close()
-            if lock is not None:
-                time.sleep(YIELD_S)
+            except _Stopped:
+                break
+            if not jobs:                # waiting for the refresh to fall due, or for another worker's turn
+                time.sleep(IDLE_S)
     finally:
         beat.close()
         if lock is not None:
             lock.close()
     return counts
+
+
+class _Stopped(Exception):
+    """The worker was told to stop while it waited for the database."""
 
 
 def _connect(db: str | os.PathLike | None, stop: threading.Event) -> Any:
@@ -150,37 +166,49 @@ def _connect(db: str | os.PathLike | None, stop: threading.Event) -> Any:
             try:
                 return connect(db, wait_s=5)
             except RuralTargetsError as exc:
-                if exc.code != "GEN002" or stop.is_set():
+                if exc.code != "GEN002":
                     raise
+                if stop.is_set():
+                    raise _Stopped from None
 
 
-def work(con: Any, queue: UploadQueue, name: str) -> list[tuple[Job, FileReport]]:
-    """Claim up to ``BATCH`` queued jobs and check and store each on ``con``, each file in its own
-    transaction and its report written as soon as it is final."""
+def work(db: str | os.PathLike | None, queue: UploadQueue, jobs: list[Job],
+         stop: threading.Event) -> list[tuple[Job, FileReport]]:
+    """Check and store claimed ``jobs``, in order: every file is parsed first (in the isolated reader,
+    holding no connection), then each is checked and stored in a connection of its own — a DuckDB
+    file's lock is held for one file's check and store at a time — and its report written at once."""
+    parsed = read_files([(j.file_name, _original(queue, j)) for j in jobs])
     done = []
-    jobs = queue.claim(name, BATCH)
-    if not jobs:
-        return done
-    with isolated_reader(catalog().settings.limits) as read:
-        for job in jobs:
-            report = _store_one(con, queue, job, read)
-            queue.finish(job, report_dict(report))
-            done.append((job, report))
+    for job, (_, data) in zip(jobs, parsed):
+        con = _connect(db, stop)
+        try:
+            report = _store_one(con, job, data)
+        finally:
+            con.close()
+        queue.finish(job, report_dict(report))
+        done.append((job, report))
+        if not is_lake(db):
+            time.sleep(YIELD_S)
     return done
 
 
-def _store_one(con: Any, queue: UploadQueue, job: Job, read: Any) -> FileReport:
+def _original(queue: UploadQueue, job: Job) -> bytes | None:
+    try:
+        return queue.file_path(job).read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _store_one(con: Any, job: Job, data: Any) -> FileReport:
+    """One claimed file (parsed, or what kept it from being read) checked and stored as its uploader."""
     try:
         actor = _actor(con, job.user)
-        data = queue.file_path(job).read_bytes()
     except RuralTargetsError as exc:
         return FileReport(job.file_name, problems=[Problem(exc.code, exc.context)])
-    except FileNotFoundError:
-        return FileReport(job.file_name, problems=[Problem("GEN001", {"file": job.file_name})])
     arrived = dt.datetime.fromisoformat(job.submitted_at)
     try:
         reports = lake.retry_conflicts(lambda: ingest_uploads(con, [(job.file_name, data)], actor=actor,
-                                                             uploaded_at=arrived, client=job.client, reader=read))
+                                                             uploaded_at=arrived, client=job.client, tidy=False))
     except RuralTargetsError as exc:      # refused as a whole (the uploader may no longer upload)
         return FileReport(job.file_name, problems=[Problem(exc.code, exc.context)])
     return reports[0]
