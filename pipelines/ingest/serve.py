@@ -3,8 +3,8 @@ checks and stores each file as its uploader, and refreshes the stored progress t
 files touched — once the queue is empty, or every ``REFRESH_EVERY_S`` while files keep coming.
 
 With a DuckDB file exactly one worker runs (an exclusive lock on ``queue/worker.lock``); it parses a
-batch of queued files first, holding nothing, then opens the database for one file's check and store
-at a time, so the dashboard's short reads and sign-ins get their turn between files. With a DuckLake several workers may run, on several
+batch of queued files first, holding nothing, then checks and stores them in openings of the database
+of about a second (``HOLD_S``), so the dashboard's short reads and sign-ins get their turn in between. With a DuckLake several workers may run, on several
 machines: a job goes to whichever renames it first, and a write that meets another worker's commit
 is retried (pipelines.store.lake.retry_conflicts).
 """
@@ -38,7 +38,8 @@ from pipelines.store.db import connect, home_dir, is_lake, writer_waiting
 
 BATCH = 10            # files stored per opening of the database at most (readers wait at most that long)
 IDLE_S = 0.2          # how often an idle worker looks at the queue
-YIELD_S = 0.05        # pause between files of a DuckDB-file worker: readers waiting on the lock get in
+HOLD_S = 1.0          # a DuckDB-file worker stores files for this long per opening of the file …
+YIELD_S = 0.05        # … then pauses: readers waiting on the lock get in
 REFRESH_EVERY_S = 5.0   # while files keep coming, the progress tables are refreshed at least this often
 
 
@@ -175,20 +176,25 @@ def _connect(db: str | os.PathLike | None, stop: threading.Event) -> Any:
 def work(db: str | os.PathLike | None, queue: UploadQueue, jobs: list[Job],
          stop: threading.Event) -> list[tuple[Job, FileReport]]:
     """Check and store claimed ``jobs``, in order: every file is parsed first (in the isolated reader,
-    holding no connection), then each is checked and stored in a connection of its own — a DuckDB
-    file's lock is held for one file's check and store at a time — and its report written at once."""
+    holding no connection), then each is checked and stored — a DuckDB file's lock is held for about
+    ``HOLD_S`` at a time — and its report written at once."""
     parsed = read_files([(j.file_name, _original(queue, j)) for j in jobs])
     done = []
-    for job, (_, data) in zip(jobs, parsed):
-        con = _connect(db, stop)
-        try:
+    con, opened = None, 0.0
+    try:
+        for job, (_, data) in zip(jobs, parsed):
+            if con is None:
+                con, opened = _connect(db, stop), time.monotonic()
             report = _store_one(con, job, data)
-        finally:
+            queue.finish(job, report_dict(report))
+            done.append((job, report))
+            if not is_lake(db) and time.monotonic() - opened >= HOLD_S:
+                con.close()                  # readers waiting on the DuckDB file's lock get their turn
+                con = None
+                time.sleep(YIELD_S)
+    finally:
+        if con is not None:
             con.close()
-        queue.finish(job, report_dict(report))
-        done.append((job, report))
-        if not is_lake(db):
-            time.sleep(YIELD_S)
     return done
 
 

@@ -8,6 +8,7 @@ README, "Who writes"). ``--db ducklake:postgres:…`` names a DuckLake database 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -186,7 +187,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     if not files:  # an incomplete install: fail here, not later on a missing table
         raise RuralTargetsError("GEN004", where=str(SQL_DIR))
     in_lake = lake.connection_is_lake(con)
-    if in_lake and _lake_schema_current(con):
+    if _schema_current(con, files, in_lake):
         return
     for name in files:
         text = name.read_text(encoding="utf-8")
@@ -214,17 +215,24 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(f'ALTER TABLE {table} ADD COLUMN "{f.id}" {SQL_TYPES[f.type]}')
 
 
-def _lake_schema_current(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether a DuckLake has every table and field column already (one catalog query instead of a
-    statement per table on every connection)."""
+_CREATES = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)", re.IGNORECASE)
+_ADDS = re.compile(r"ALTER TABLE (\w+) ADD COLUMN IF NOT EXISTS (\w+)", re.IGNORECASE)
+
+
+def _schema_current(con: duckdb.DuckDBPyConnection, files: list[Path], in_lake: bool) -> bool:
+    """Whether every table, added column and field column exists already: then opening the database
+    is one catalog query, not every schema statement again (the ingest worker opens it per file)."""
     have = {(t, c) for t, c in con.execute(
         "SELECT table_name, column_name FROM information_schema.columns WHERE table_catalog = current_database()"
     ).fetchall()}
     tables = {t for t, _ in have}
-    if not {"id_counters", "submissions", "audit_log", "meta"} <= tables:
-        return False
+    text = "\n".join(f.read_text(encoding="utf-8") for f in files)
+    wanted_tables = set(_CREATES.findall(text)) | {f"{key}_values" for key in VALUE_KEYS}
+    if in_lake:
+        wanted_tables.add("id_counters")
     wanted = {(f"{key}_values", f.id) for key in VALUE_KEYS for f in catalog().sheets[key].fields}
-    return wanted <= have and ("submissions", "review_comment") in have
+    wanted |= set(_ADDS.findall(text))
+    return wanted_tables <= tables and wanted <= have
 
 
 _BEGUN: set[int] = set()        # connections inside a transaction begun with ``begin``
