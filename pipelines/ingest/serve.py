@@ -1,6 +1,7 @@
 """The ingest worker (``rural-targets worker``): takes jobs from the upload queue in arrival order,
 checks and stores each file as its uploader, and refreshes the stored progress tables for what the
-files touched — once the queue is empty, or every ``REFRESH_EVERY_S`` while files keep coming.
+files touched — once the queue is empty, or while files keep coming every ``REFRESH_EVERY_S`` (or three
+times as long as a refresh takes, whichever is longer).
 
 With a DuckDB file exactly one worker runs (an exclusive lock on ``queue/worker.lock``); it parses a
 batch of queued files first, holding nothing, then checks and stores them in openings of the database
@@ -40,7 +41,8 @@ BATCH = 10            # files stored per opening of the database at most (reader
 IDLE_S = 0.2          # how often an idle worker looks at the queue
 HOLD_S = 1.0          # a DuckDB-file worker stores files for this long per opening of the file …
 YIELD_S = 0.05        # … then pauses: readers waiting on the lock get in
-REFRESH_EVERY_S = 5.0   # while files keep coming, the progress tables are refreshed at least this often
+REFRESH_EVERY_S = 5.0   # while files keep coming, the progress tables are refreshed this often at most (or
+                        # three times as long as the last refresh took)
 
 
 def user_record(user: User, local: bool = False) -> dict[str, Any]:
@@ -109,7 +111,7 @@ def run(db: str | os.PathLike | None = None, *, once: bool = False, parent: int 
         say(f"上次中断时正在处理的 {counts['recovered']} 个文件已重新排队")
     beat = _Heartbeat(queue, name)
     touched: set[tuple[str, str]] = set()
-    last_refresh = time.monotonic()
+    last_refresh, every = time.monotonic(), REFRESH_EVERY_S
     try:
         try:
             con = _connect(db, stop)
@@ -134,9 +136,10 @@ def run(db: str | os.PathLike | None = None, *, once: bool = False, parent: int 
                     say(report.summary_zh)
                     if report.status == "stored" and report.township_code and report.period:
                         touched.add((report.township_code, report.period))
-                if touched and (not queue.waiting() or time.monotonic() - last_refresh >= REFRESH_EVERY_S):
+                if touched and (not queue.waiting() or time.monotonic() - last_refresh >= every):
                     with queue.refresh_turn() as mine:      # workers of a DuckLake refresh one at a time
                         if mine:
+                            started = time.monotonic()
                             con = _connect(db, stop)
                             try:
                                 lake.retry_conflicts(lambda: refresh_touched(con, touched))
@@ -144,6 +147,8 @@ def run(db: str | os.PathLike | None = None, *, once: bool = False, parent: int 
                                 con.close()
                             touched.clear()
                             last_refresh = time.monotonic()
+                            # refreshing takes at most a quarter of the worker's time while files keep coming
+                            every = max(REFRESH_EVERY_S, 3 * (last_refresh - started))
             except _Stopped:
                 break
             if not jobs:                # waiting for the refresh to fall due, or for another worker's turn
