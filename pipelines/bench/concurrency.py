@@ -79,7 +79,9 @@ PRELOAD = ["pipelines.ingest.serve", "pipelines.compute.assess", "pipelines.cli.
 
 OURS_DOES = ("本产品(上报队列):每个客户端进程像在“上报”页面一样逐个上传自己的报表——文件存入上报队列后立即返回,"
              "客户端轮询该任务直到导入完成再传下一个;上报处理程序(rural-targets worker;DuckDB 文件 1 个,"
-             "DuckLake 2 个)按到达顺序逐个检查并导入,每批只打开数据库一次,批与批之间让出数据库给页面读取。"
+             "DuckLake 2 个)按到达顺序取一批文件,先在隔离进程中解析(不占数据库),再逐个检查并导入——DuckDB 文件"
+             "每次只占约 1 秒,之间让给页面读取;DuckLake 的两个处理程序并行,写冲突重试;进度表在队列清空时或每隔"
+             "一段时间按涉及的范围刷新,其间页面读最近发布的进度表。"
              "延迟 = 从上传到客户端看到“已导入”")
 BASELINE_DOES = ("基线(没有上报队列,DuckDB 文件):每个客户端进程对自己的每份报表直接运行 rural-targets ingest FILE"
                  "(在进程内调用命令行入口 pipelines.cli.main.main,与命令相同的代码,只省去每次约 2 秒的解释器启动);"
