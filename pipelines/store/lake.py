@@ -164,15 +164,16 @@ def is_conflict(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.Error) and ("conflict" in text or "concurrent" in text)
 
 
-def retry_conflicts(run: Callable[[], T], attempts: int = 12, pause_s: float = 0.05) -> T:
-    """``run()``, run again (after a growing pause) while it fails on a write conflict."""
+def retry_conflicts(run: Callable[[], T], attempts: int = 30, pause_s: float = 0.05) -> T:
+    """``run()``, run again (after a growing, jittered pause, so that writers do not meet again in step)
+    while it fails on a write conflict."""
     for attempt in range(attempts):
         try:
             return run()
         except duckdb.Error as exc:
             if not is_conflict(exc) or attempt == attempts - 1:
                 raise
-            time.sleep(pause_s * (2 ** min(attempt, 5)))
+            time.sleep(pause_s * (2 ** min(attempt, 5)) * (0.5 + secrets.randbelow(1000) / 1000))
     raise AssertionError("unreachable")
 
 
