@@ -229,7 +229,7 @@ def _judge_and_store(con: duckdb.DuckDBPyConnection, cat: Catalog, grid: Grid, g
     vinds = [cat.indicators[x] for x in sorted({t.indicator for _, t in vtargets})]
     if vinds:      # the values of the indicators judged per village: one scan for all groups
         sql = unit_values_sql("village", vinds, None, cat, prefixes)
-        con.execute(f"CREATE OR REPLACE TABLE _rt_village_sums AS {sql.sql}", list(sql.params))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _rt_village_sums AS {sql.sql}", list(sql.params))  # this connection's own
     lap("village_values")
     # numbers read as DOUBLE with NaN for NULL: plain numpy arrays, no masks to fill
     nan_cols = {}
