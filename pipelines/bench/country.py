@@ -353,7 +353,8 @@ def _build(con: duckdb.DuckDBPyConnection, cat: Catalog, provinces: int, cities:
                CASE WHEN redone AND version = 1 THEN id + 1 END, 0, 1, 0
         FROM _subs
     """)
-    con.execute("SELECT setval('submission_seq', (SELECT max(id) FROM submissions))").fetchall()
+    top = con.execute("SELECT coalesce(max(id), 0) + 1 FROM submissions").fetchone()[0]
+    con.execute(f"CREATE OR REPLACE SEQUENCE submission_seq START {int(top)}")     # uploads continue after them
     say("生成村级数据 …")
     vfields = cat.sheets["village"].fields
     vex = _village_exprs(vfields)
