@@ -3,6 +3,7 @@ is refused with its own code before a grid is built — quickly, in little memor
 from __future__ import annotations
 
 import io
+import os
 import resource
 import time
 import zipfile
@@ -233,8 +234,13 @@ def test_a_failed_store_leaves_no_archive_file_and_maintain_removes_old_orphans(
     stray.parent.mkdir(parents=True, exist_ok=True)
     stray.write_bytes(b"left by a kill")
     [report] = ingest_uploads(con, [(GOOD.name, GOOD.read_bytes())], actor=ADMIN)
-    assert report.status == "stored" and not stray.exists()            # the next ingest cleans up
+    assert report.status == "stored" and stray.exists()       # young: maybe another writer's store in flight
+    long_ago = time.time() - store.ORPHAN_AGE_S - 60
+    os.utime(stray, (long_ago, long_ago))
+    [report] = ingest_uploads(con, [(GOOD.name, GOOD.read_bytes())], actor=ADMIN)
+    assert report.status == "unchanged" and not stray.exists()         # the next ingest cleans up
     stray.write_bytes(b"left by a kill")
+    os.utime(stray, (long_ago, long_ago))
     path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
     con.close()
     assert main(["--db", path, "maintain", "--json"]) == 0

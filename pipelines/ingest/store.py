@@ -63,16 +63,22 @@ def _archive(con: duckdb.DuckDBPyConnection, ret: ReturnFile, written: list[Path
     return str(rel)
 
 
+ORPHAN_AGE_S = 600.0     # an archive file younger than this may belong to a store another process has not committed yet
+
+
 def remove_orphans(con: duckdb.DuckDBPyConnection) -> int:
     """Delete archive files no submission refers to (left by a store that failed or was killed between
-    writing the file and committing); returns how many were removed."""
+    writing the file and committing) and older than ``ORPHAN_AGE_S`` — a younger one may be another
+    writer's store in flight (a DuckLake has many); returns how many were removed."""
     root = archive_dir(con)
     if not root.is_dir():
         return 0
+    cutoff = time.time() - ORPHAN_AGE_S
     known = {r[0] for r in con.execute("SELECT archive_path FROM submissions").fetchall()}
     removed = 0
     for path in root.glob("*/*"):
-        if path.is_file() and str(path.relative_to(root)) not in known and not path.name.startswith("."):
+        if (path.is_file() and str(path.relative_to(root)) not in known and not path.name.startswith(".")
+                and path.stat().st_mtime < cutoff):
             path.unlink()
             removed += 1
     return removed
