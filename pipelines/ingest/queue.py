@@ -22,7 +22,7 @@ import secrets
 import socket
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -32,7 +32,7 @@ from pipelines.ingest.pipeline import FileReport
 
 STATES = ("queued", "checking", "done")
 STATE_ZH = {"queued": "排队中", "checking": "检查中", "stored": "已导入", "unchanged": "已导入(与已有报送相同)",
-            "rejected": "有错误", "lost": "未找到"}
+            "rejected": "有错误"}
 HEARTBEAT_S = 2.0          # a worker touches its heartbeat file this often …
 ALIVE_S = 15.0             # … and counts as running while the file is younger than this
 STALE_CLAIM_S = 1800.0     # a job claimed by a worker on another machine that has been silent this long is retried
@@ -54,7 +54,6 @@ class Job:
     started_at: str | None = None
     finished_at: str | None = None
     report: dict[str, Any] | None = None  # FileReport.as_dict() plus its problems' contexts
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def outcome(self) -> str:
